@@ -1,0 +1,83 @@
+"""Immutable events the core publishes. Named for what happened; the console only reads them.
+
+Times are epoch seconds (float, `time.time()`), `exchange_ts` is the venue's own timestamp
+when it sent one (epoch seconds too), `received_at` is our local receive time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class FeedState(StrEnum):
+    CONNECTING = "connecting"
+    LIVE = "live"
+    STALE = "stale"  # no update within stale_after_ms / watchdog; never traded on
+    RESYNCING = "resyncing"  # sequence gap or crossed book: waiting for a fresh snapshot
+    DOWN = "down"  # errors; reconnecting with backoff
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every core event."""
+
+    at: float = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class BookUpdated(Event):
+    venue: str
+    symbol: str
+    best_bid: float | None
+    best_ask: float | None
+    exchange_ts: float | None
+    received_at: float
+    sequence: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealthChanged(Event):
+    venue: str
+    symbol: str
+    state: FeedState
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedMessageDropped(Event):
+    """A feed message was rejected (malformed, NaN, negative, crossed); the book was kept."""
+
+    venue: str
+    symbol: str
+    reason: str
+    dropped_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class VenueProblem(Event):
+    """A venue-level problem: unreachable, unknown symbol, load_markets failed."""
+
+    venue: str
+    message: str
+    symbol: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityFound(Event):
+    opportunity: Any  # core.detect.model.Opportunity (Any here to keep this module leaf-level)
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityExpired(Event):
+    opportunity_id: str
+    reason: str = "ttl"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineMessage(Event):
+    """A human-readable line for the log pane / headless output."""
+
+    level: str
+    text: str

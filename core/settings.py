@@ -1,0 +1,412 @@
+"""Settings: the pydantic-settings model of settings.toml, with ARBDESK_* env overrides.
+
+Precedence (highest first): explicit init values, ARBDESK_* environment variables
+(``__`` separates nesting levels, e.g. ``ARBDESK_THRESHOLDS__MIN_PROFIT_BPS=7``), the TOML
+file, then the defaults below. The defaults alone describe the embedded `sim` market, so
+arbdesk runs offline with no file at all.
+
+Every model forbids unknown keys so that a typo is an error, never a silently ignored line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV_VAR = "ARBDESK_CONFIG"
+DEFAULT_CONFIG_NAME = "settings.toml"
+
+
+class Mode(StrEnum):
+    SIM = "sim"
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class VenueKind(StrEnum):
+    SIM = "sim"
+    CCXT = "ccxt"
+
+
+class _Section(BaseModel):
+    """Base for every settings section: unknown keys are errors, values re-validated on set."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
+
+
+def _finite_non_negative(value: float, field: str) -> float:
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"{field} must be a finite number")
+    if value < 0:
+        raise ValueError(f"{field} must not be negative")
+    return value
+
+
+class VenueSettings(_Section):
+    """One trading venue: a simulated one, or a real exchange reached through ccxt / ccxt.pro."""
+
+    name: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+    """Our name for the venue, shown in the console and used as its key everywhere."""
+
+    kind: VenueKind = VenueKind.SIM
+    """`sim` for the embedded market simulator, `ccxt` for a real exchange via ccxt.pro."""
+
+    exchange_id: str = ""
+    """The ccxt exchange id (e.g. `binance`, `kraken`); required for kind `ccxt`."""
+
+    taker_fee_bps: float = Field(default=10.0, ge=0, le=1000)
+    """Taker fee charged by the venue, in basis points of notional."""
+
+    symbols: list[str] = Field(default_factory=list)
+    """Unified ccxt symbols to watch on this venue, e.g. `BTC/USDT`."""
+
+    options: dict[str, Any] = Field(default_factory=dict)
+    """ccxt constructor options, passed through unchanged (`urls`, `options`, `timeout`, ...)."""
+
+    @field_validator("symbols")
+    @classmethod
+    def _check_symbols(cls, symbols: list[str]) -> list[str]:
+        for symbol in symbols:
+            base, sep, quote = symbol.partition("/")
+            if not sep or not base or not quote or "/" in quote:
+                raise ValueError(f"symbol {symbol!r} is not of the form BASE/QUOTE")
+        if len(set(symbols)) != len(symbols):
+            raise ValueError("symbols are listed more than once")
+        return symbols
+
+    @model_validator(mode="after")
+    def _check_exchange(self) -> VenueSettings:
+        if self.kind is VenueKind.CCXT:
+            if not self.exchange_id:
+                raise ValueError("a ccxt venue needs exchange_id")
+            known = _ccxt_pro_exchanges()
+            if known and self.exchange_id not in known:
+                close = difflib.get_close_matches(self.exchange_id, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"unknown ccxt.pro exchange {self.exchange_id!r}{hint}")
+        return self
+
+
+def _ccxt_pro_exchanges() -> list[str]:
+    try:
+        import ccxt.pro  # local: importing ccxt costs ~0.5 s, only needed for ccxt venues
+    except ImportError:  # pragma: no cover - ccxt is a hard dependency
+        return []
+    return list(ccxt.pro.exchanges)
+
+
+class ThresholdSettings(_Section):
+    """When a price difference becomes an opportunity worth showing or trading."""
+
+    min_profit_bps: float = Field(default=3.0, ge=0, le=10_000)
+    """Minimum net profit, after every fee, in basis points of the buy notional."""
+
+    min_profit_usd: float = Field(default=0.5, ge=0)
+    """Minimum net profit, after every fee, in USD."""
+
+    max_notional_usd: float = Field(default=25_000.0, gt=0)
+    """Largest buy-leg notional for one opportunity, in USD."""
+
+    opportunity_ttl_s: float = Field(default=5.0, gt=0, le=3600)
+    """How long an opportunity stays valid after it is detected, in seconds."""
+
+    stale_after_ms: int = Field(default=3_000, gt=0, le=600_000)
+    """A book not updated for this long is stale and never traded on, in milliseconds."""
+
+    max_slippage_bps: float = Field(default=15.0, ge=0, le=10_000)
+    """Largest price move between detection and fill that a leg may take, in basis points."""
+
+    @field_validator("min_profit_bps", "min_profit_usd", "max_notional_usd", "max_slippage_bps")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        return _finite_non_negative(value, "value")
+
+
+class DetectorSettings(_Section):
+    """How the opportunity detector runs."""
+
+    sweep_interval_ms: int = Field(default=500, ge=10, le=60_000)
+    """A full sweep of every symbol runs this often, besides the per-update checks, in ms."""
+
+    max_levels: int = Field(default=50, ge=1, le=1000)
+    """How many levels of each book the depth walk may consume."""
+
+
+class FeedSettings(_Section):
+    """Market-data feed supervision."""
+
+    backoff_initial_s: float = Field(default=0.5, gt=0, le=60)
+    """First reconnect delay after a feed error, in seconds (doubles each retry, jittered)."""
+
+    backoff_max_s: float = Field(default=30.0, gt=0, le=600)
+    """Longest reconnect delay, in seconds."""
+
+    watchdog_s: float = Field(default=10.0, gt=0, le=600)
+    """A feed silent this long is presumed dead: marked stale and reconnected, in seconds."""
+
+    depth_limit: int = Field(default=50, ge=5, le=5000)
+    """Levels per side kept from each order-book update."""
+
+    @model_validator(mode="after")
+    def _check_backoff(self) -> FeedSettings:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must be at least backoff_initial_s")
+        return self
+
+
+class SimSettings(_Section):
+    """The embedded market simulator used in `sim` mode."""
+
+    seed: int = 7
+    """Random seed: the same seed gives the same market."""
+
+    tick_ms: int = Field(default=100, ge=1, le=10_000)
+    """Simulated market time step, in milliseconds."""
+
+    speed: float = Field(default=1.0, gt=0, le=1000)
+    """Wall-clock speed-up: 1.0 runs in real time; larger values run faster."""
+
+    dislocation_rate_per_min: float = Field(default=6.0, ge=0, le=600)
+    """Mean number of venue dislocations (temporary mispricings) per simulated minute."""
+
+    latency_ms: int = Field(default=40, ge=0, le=10_000)
+    """Simulated order round-trip latency, in milliseconds."""
+
+
+class RiskSettings(_Section):
+    """Circuit breaker limits."""
+
+    max_consecutive_failures: int = Field(default=3, ge=1, le=1000)
+    """Trip the breaker after this many failed trades in a row."""
+
+    max_daily_loss_usd: float = Field(default=500.0, gt=0)
+    """Trip the breaker when today's realized loss reaches this, in USD."""
+
+    cooldown_s: float = Field(default=30.0, gt=0, le=86_400)
+    """Time the breaker stays OPEN before allowing one HALF-OPEN trial trade, in seconds."""
+
+    max_concurrent_trades: int = Field(default=2, ge=1, le=100)
+    """Trades allowed in flight at once."""
+
+
+class ExecutionSettings(_Section):
+    """How approved opportunities become orders."""
+
+    auto_execute: bool = False
+    """Execute every opportunity that passes the risk gate without asking."""
+
+    leg_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    """A leg not filled within this is cancelled and the trade unwound, in seconds."""
+
+    cancel_on_kill: bool = True
+    """The kill switch also cancels open orders."""
+
+
+class JournalSettings(_Section):
+    """The SQLite journal."""
+
+    path: Path = Path("arbdesk-journal.sqlite3")
+    """Journal database file (relative paths are relative to the settings file)."""
+
+
+class UiSettings(_Section):
+    """Console preferences."""
+
+    theme: str = "arbdesk-dark"
+    """Theme name; `T` in the console cycles through the themes in themes/."""
+
+    refresh_hz: float = Field(default=10.0, ge=1, le=60)
+    """How often panes redraw, in frames per second."""
+
+
+class LoggingSettings(_Section):
+    """Logging (to a rotating file, never to the terminal the console draws on)."""
+
+    path: Path = Path("arbdesk.log")
+    """Log file (relative paths are relative to the settings file)."""
+
+    level: str = Field(default="INFO", pattern=r"^(TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR)$")
+    """Minimum level written."""
+
+
+SIM_SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "LINK/USDT", "ETH/BTC"]
+
+
+def _default_venues() -> list[VenueSettings]:
+    return [
+        VenueSettings(name="simex", kind=VenueKind.SIM, taker_fee_bps=10.0, symbols=SIM_SYMBOLS),
+        VenueSettings(name="simbit", kind=VenueKind.SIM, taker_fee_bps=7.5, symbols=SIM_SYMBOLS),
+        VenueSettings(name="simkra", kind=VenueKind.SIM, taker_fee_bps=16.0, symbols=SIM_SYMBOLS),
+    ]
+
+
+class Settings(BaseSettings):
+    """All of arbdesk's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ARBDESK_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+        use_attribute_docstrings=True,
+    )
+    toml_path: ClassVar[Path | None] = None
+
+    mode: Mode = Mode.SIM
+    """`sim` (embedded market, offline), `paper` (live data, simulated fills) or `live`."""
+
+    venues: list[VenueSettings] = Field(default_factory=_default_venues)
+    """The venues to watch and trade."""
+
+    thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
+    detector: DetectorSettings = Field(default_factory=DetectorSettings)
+    feeds: FeedSettings = Field(default_factory=FeedSettings)
+    sim: SimSettings = Field(default_factory=SimSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    journal: JournalSettings = Field(default_factory=JournalSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @field_validator("venues")
+    @classmethod
+    def _unique_venue_names(cls, venues: list[VenueSettings]) -> list[VenueSettings]:
+        names = [v.name for v in venues]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"venue names must be unique; repeated: {', '.join(dupes)}")
+        if not venues:
+            raise ValueError("at least one venue is needed")
+        return venues
+
+    @model_validator(mode="after")
+    def _check_mode_venues(self) -> Settings:
+        kinds = {v.kind for v in self.venues}
+        if self.mode is Mode.SIM and VenueKind.CCXT in kinds:
+            raise ValueError("mode 'sim' runs only sim venues; use mode 'paper' for ccxt venues")
+        if self.mode is not Mode.SIM and VenueKind.SIM in kinds:
+            raise ValueError(f"mode {self.mode.value!r} needs ccxt venues, not sim ones")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
+        return tuple(sources)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def venue(self, name: str) -> VenueSettings:
+        for v in self.venues:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def resolve_path(self, path: Path) -> Path:
+        """Relative paths in settings are relative to the settings file's folder."""
+        if path.is_absolute() or self.toml_path is None:
+            return path
+        return self.toml_path.parent / path
+
+
+class SettingsError(Exception):
+    """Settings could not be loaded; `problems` holds one `key = value: reason` line each."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def resolve_config_path(cli_path: str | os.PathLike[str] | None = None) -> Path | None:
+    """`--config` wins, then $ARBDESK_CONFIG, then ./settings.toml if present, else None."""
+    if cli_path:
+        return Path(cli_path)
+    env = os.environ.get(CONFIG_ENV_VAR)
+    if env:
+        return Path(env)
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    return local if local.is_file() else None
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from `path` (or the resolved default), raising SettingsError on any problem."""
+    path = resolve_config_path(path) if path is None else path
+    source = str(path) if path else "built-in defaults"
+    if path is not None and not path.is_file():
+        raise SettingsError(source, [f"config file {path} does not exist"])
+
+    settings_cls = type("LoadedSettings", (Settings,), {"toml_path": path})
+    try:
+        loaded: Settings = settings_cls(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(source, format_validation_error(exc, _known_keys())) from exc
+    except ValueError as exc:  # TOML syntax errors and the like
+        raise SettingsError(source, [f"<file> = {path}: {exc}"]) from exc
+    return loaded
+
+
+def _known_keys() -> dict[str, list[str]]:
+    """For 'did you mean' hints: section name -> its field names."""
+    out: dict[str, list[str]] = {"": list(Settings.model_fields)}
+    for name, field in Settings.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out[name] = list(ann.model_fields)
+    out["venues"] = list(VenueSettings.model_fields)
+    return out
+
+
+def format_validation_error(exc: ValidationError, known: dict[str, list[str]] | None = None) -> list[str]:
+    """One `key = value: reason` line per problem, with a hint for misspelt keys."""
+    lines = []
+    for err in exc.errors():
+        loc = _format_loc(err["loc"])
+        value = err.get("input")
+        reason = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            reason = "unknown key"
+            if known is not None:
+                section = next((str(p) for p in err["loc"][:-1] if isinstance(p, str)), "")
+                close = difflib.get_close_matches(str(err["loc"][-1]), known.get(section, []), n=1)
+                if close:
+                    reason += f" (did you mean {close[0]!r}?)"
+        lines.append(f"{loc} = {_format_value(value)}: {reason}")
+    return lines
+
+
+def _format_loc(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "<settings>"
+
+
+def _format_value(value: object) -> str:
+    if isinstance(value, dict) and len(repr(value)) > 60:
+        return "{...}"
+    return repr(value)
