@@ -42,11 +42,11 @@ class Subscription:
         self._ready.clear()
         return events
 
-    async def next_batch(self, timeout: float | None = None) -> list[Event]:
+    async def next_batch(self, max_wait_s: float | None = None) -> list[Event]:
         """Wait for at least one event (or the timeout), then return all that are buffered."""
         if not self._buffer and not self.closed:
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
+                await asyncio.wait_for(self._ready.wait(), max_wait_s)
             except TimeoutError:
                 return []
         return self.drain()

@@ -11,14 +11,21 @@ Every model forbids unknown keys so that a typo is an error, never a silently ig
 from __future__ import annotations
 
 import difflib
-import math
 import os
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -44,15 +51,12 @@ class VenueKind(StrEnum):
 class _Section(BaseModel):
     """Base for every settings section: unknown keys are errors, values re-validated on set."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
-
-
-def _finite_non_negative(value: float, field: str) -> float:
-    if math.isnan(value) or math.isinf(value):
-        raise ValueError(f"{field} must be a finite number")
-    if value < 0:
-        raise ValueError(f"{field} must not be negative")
-    return value
+    model_config = ConfigDict(
+        extra="forbid",
+        validate_assignment=True,
+        use_attribute_docstrings=True,
+        allow_inf_nan=False,  # NaN/inf thresholds are always a mistake
+    )
 
 
 class VenueSettings(_Section):
@@ -87,16 +91,21 @@ class VenueSettings(_Section):
             raise ValueError("symbols are listed more than once")
         return symbols
 
+    @field_validator("exchange_id")
+    @classmethod
+    def _check_exchange_id(cls, exchange_id: str, info: ValidationInfo) -> str:
+        if exchange_id and info.data.get("kind") is VenueKind.CCXT:
+            known = _ccxt_pro_exchanges()
+            if known and exchange_id not in known:
+                close = difflib.get_close_matches(exchange_id, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"unknown ccxt.pro exchange {exchange_id!r}{hint}")
+        return exchange_id
+
     @model_validator(mode="after")
     def _check_exchange(self) -> VenueSettings:
-        if self.kind is VenueKind.CCXT:
-            if not self.exchange_id:
-                raise ValueError("a ccxt venue needs exchange_id")
-            known = _ccxt_pro_exchanges()
-            if known and self.exchange_id not in known:
-                close = difflib.get_close_matches(self.exchange_id, known, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(f"unknown ccxt.pro exchange {self.exchange_id!r}{hint}")
+        if self.kind is VenueKind.CCXT and not self.exchange_id:
+            raise ValueError("a ccxt venue needs exchange_id")
         return self
 
 
@@ -128,11 +137,6 @@ class ThresholdSettings(_Section):
 
     max_slippage_bps: float = Field(default=15.0, ge=0, le=10_000)
     """Largest price move between detection and fill that a leg may take, in basis points."""
-
-    @field_validator("min_profit_bps", "min_profit_usd", "max_notional_usd", "max_slippage_bps")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        return _finite_non_negative(value, "value")
 
 
 class DetectorSettings(_Section):
@@ -296,9 +300,11 @@ class Settings(BaseSettings):
     def _check_mode_venues(self) -> Settings:
         kinds = {v.kind for v in self.venues}
         if self.mode is Mode.SIM and VenueKind.CCXT in kinds:
-            raise ValueError("mode 'sim' runs only sim venues; use mode 'paper' for ccxt venues")
+            raise ValueError(
+                "mode 'sim' runs only sim venues; use mode 'paper' for kind 'ccxt' venues"
+            )
         if self.mode is not Mode.SIM and VenueKind.SIM in kinds:
-            raise ValueError(f"mode {self.mode.value!r} needs ccxt venues, not sim ones")
+            raise ValueError(f"mode {self.mode.value!r} needs kind 'ccxt' venues, not 'sim' ones")
         return self
 
     @classmethod
@@ -362,8 +368,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         loaded: Settings = settings_cls(**overrides)
     except ValidationError as exc:
         raise SettingsError(source, format_validation_error(exc, _known_keys())) from exc
-    except ValueError as exc:  # TOML syntax errors and the like
-        raise SettingsError(source, [f"<file> = {path}: {exc}"]) from exc
+    except ValueError as exc:  # TOML syntax errors: the file is not TOML at all
+        raise SettingsError(source, [f"<file> = {str(path)!r}: not valid TOML: {exc}"]) from exc
     return loaded
 
 
@@ -378,7 +384,9 @@ def _known_keys() -> dict[str, list[str]]:
     return out
 
 
-def format_validation_error(exc: ValidationError, known: dict[str, list[str]] | None = None) -> list[str]:
+def format_validation_error(
+    exc: ValidationError, known: dict[str, list[str]] | None = None
+) -> list[str]:
     """One `key = value: reason` line per problem, with a hint for misspelt keys."""
     lines = []
     for err in exc.errors():
