@@ -13,7 +13,14 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(PY_STAMP)
 
-setup: $(PY_STAMP)
+NODE_STAMP := node_modules/.installed
+
+# anvil, solc and the official Uniswap / Aave artifacts, all from the npm registry (pinned by the lock).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+setup: $(PY_STAMP) $(NODE_STAMP)
 
 run: setup
 	$(BIN)/arbdesk run
