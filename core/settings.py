@@ -48,6 +48,11 @@ class VenueKind(StrEnum):
     CCXT = "ccxt"
 
 
+class KeyBackend(StrEnum):
+    SYSTEM = "system"
+    CRYPTFILE = "cryptfile"
+
+
 class _Section(BaseModel):
     """Base for every settings section: unknown keys are errors, values re-validated on set."""
 
@@ -245,6 +250,27 @@ class LoggingSettings(_Section):
     level: str = Field(default="INFO", pattern=r"^(TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR)$")
     """Minimum level written."""
 
+    rotation_mb: int = Field(default=10, ge=1, le=10_000)
+    """The log file is rotated when it reaches this size, in megabytes."""
+
+    retention_files: int = Field(default=5, ge=1, le=1000)
+    """How many rotated log files are kept."""
+
+
+class KeySettings(_Section):
+    """Where API keys and wallet keys are kept (only ever read in `live` mode)."""
+
+    backend: KeyBackend = KeyBackend.SYSTEM
+    """`system`: the OS keyring (Secret Service, macOS Keychain, Windows, KWallet) and nothing
+    else; `cryptfile`: an encrypted file (keyrings.cryptfile), used only when chosen here."""
+
+    cryptfile_path: Path = Path("~/.local/share/arbdesk/keyring.cfg")
+    """The encrypted key file for backend `cryptfile` (`~` is expanded; relative paths are
+    relative to the settings file)."""
+
+    passphrase_env: str = Field(default="ARBDESK_KEYRING_PASSPHRASE", pattern=r"^[A-Za-z_]\w*$")
+    """Environment variable read for the cryptfile passphrase when no one can be asked."""
+
 
 SIM_SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "LINK/USDT", "ETH/BTC"]
 
@@ -284,6 +310,7 @@ class Settings(BaseSettings):
     journal: JournalSettings = Field(default_factory=JournalSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    keys: KeySettings = Field(default_factory=KeySettings)
 
     @field_validator("venues")
     @classmethod
