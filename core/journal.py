@@ -1,0 +1,790 @@
+"""The SQLite journal: opportunities, orders, fills, trades, settings changes, breaker events.
+
+Durability choice: WAL mode with ``synchronous=NORMAL``. Every commit is appended to the WAL
+file before ``commit()`` returns, so a crash of *the process* (SIGKILL, an exception, an SSH
+session dropping) loses nothing that was committed. What NORMAL gives up against FULL is the
+fsync on each commit: a power cut or kernel panic may lose the last few transactions (the WAL is
+fsynced at checkpoints). Trading from a box that loses power mid-trade is a case where the venue
+is the source of truth anyway, and restart reconciliation queries it; in exchange a commit costs
+tens of microseconds instead of a disk flush (see bench/bench_execute.py for the figure).
+
+Writes are synchronous on the event loop, not sent to a writer thread: a WAL commit without
+fsync is far cheaper than a thread hop plus a future, and an order row must be committed before
+its order is sent, which a fire-and-forget queue could not promise without waiting anyway.
+
+Money columns (amounts, prices, costs, fees, PnL) are ``Decimal`` stored as TEXT so that they
+round-trip exactly; times are epoch seconds (REAL).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS opportunities (
+    id TEXT PRIMARY KEY,
+    symbol TEXT NOT NULL,
+    buy_venue TEXT NOT NULL,
+    sell_venue TEXT NOT NULL,
+    data TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    detected_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trades (
+    id TEXT PRIMARY KEY,
+    opportunity_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    buy_venue TEXT NOT NULL,
+    sell_venue TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    realized_pnl TEXT,
+    fees TEXT NOT NULL DEFAULT '0',
+    volume TEXT NOT NULL DEFAULT '0',
+    unwind_cost TEXT NOT NULL DEFAULT '0',
+    residual TEXT NOT NULL DEFAULT '0',
+    started_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS trades_status ON trades(status);
+CREATE INDEX IF NOT EXISTS trades_started ON trades(started_at);
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY,
+    trade_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    venue TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    type TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    price TEXT,
+    status TEXT NOT NULL,
+    venue_order_id TEXT,
+    filled TEXT NOT NULL DEFAULT '0',
+    average TEXT,
+    cost TEXT NOT NULL DEFAULT '0',
+    fee TEXT NOT NULL DEFAULT '0',
+    fee_currency TEXT,
+    error TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_trade ON orders(trade_id);
+CREATE INDEX IF NOT EXISTS orders_status ON orders(status);
+CREATE TABLE IF NOT EXISTS fills (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_order_id TEXT NOT NULL,
+    trade_id TEXT NOT NULL,
+    venue TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    price TEXT NOT NULL,
+    cost TEXT NOT NULL,
+    fee TEXT NOT NULL,
+    fee_currency TEXT,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fills_trade ON fills(trade_id);
+CREATE TABLE IF NOT EXISTS settings_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    old TEXT,
+    new TEXT,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS breaker_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    scope TEXT NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state TEXT NOT NULL,
+    cause TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at REAL NOT NULL
+);
+"""
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"  # journaled, not yet acknowledged by the venue
+    OPEN = "open"
+    CLOSED = "closed"  # fully filled
+    CANCELED = "canceled"  # IOC remainder or our cancel; may carry a partial fill
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    NOT_FOUND = "not_found"  # the venue never saw it (send failed before it arrived)
+    UNKNOWN = "unknown"  # we could not learn its state; needs a human
+
+    @property
+    def final(self) -> bool:
+        return self in _FINAL_ORDER
+
+
+_FINAL_ORDER = frozenset(
+    {
+        OrderStatus.CLOSED,
+        OrderStatus.CANCELED,
+        OrderStatus.REJECTED,
+        OrderStatus.EXPIRED,
+        OrderStatus.NOT_FOUND,
+    }
+)
+
+
+class TradeStatus(StrEnum):
+    SENDING = "sending"  # legs being placed / filled
+    UNWINDING = "unwinding"  # a residual position is being flattened
+    COMPLETED = "completed"  # both legs filled in full
+    HEDGED = "hedged"  # legs filled unequally; the imbalance was unwound
+    FAILED = "failed"  # nothing filled (rejected, timed out, ...)
+    NEEDS_ATTENTION = "needs_attention"  # a position or an order state a human must check
+
+    @property
+    def in_flight(self) -> bool:
+        return self in (TradeStatus.SENDING, TradeStatus.UNWINDING)
+
+
+def D(value: object) -> Decimal:
+    """Exact Decimal of a venue number: floats go through ``repr`` so 0.1 stays 0.1."""
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(str(value))
+
+
+def _opt_dec(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _opt_str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    client_order_id: str
+    trade_id: str
+    role: str  # buy | sell | unwind
+    venue: str
+    symbol: str
+    side: str
+    type: str
+    amount: Decimal
+    price: Decimal | None
+    status: OrderStatus
+    created_at: float
+    updated_at: float
+    venue_order_id: str | None = None
+    filled: Decimal = Decimal(0)
+    average: Decimal | None = None
+    cost: Decimal = Decimal(0)
+    fee: Decimal = Decimal(0)
+    fee_currency: str | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    client_order_id: str
+    trade_id: str
+    venue: str
+    symbol: str
+    side: str
+    amount: Decimal
+    price: Decimal
+    cost: Decimal
+    fee: Decimal
+    fee_currency: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRecord:
+    id: str
+    opportunity_id: str
+    symbol: str
+    buy_venue: str
+    sell_venue: str
+    amount: Decimal
+    status: TradeStatus
+    started_at: float
+    reason: str = ""
+    realized_pnl: Decimal | None = None
+    fees: Decimal = Decimal(0)
+    volume: Decimal = Decimal(0)
+    unwind_cost: Decimal = Decimal(0)
+    residual: Decimal = Decimal(0)
+    finished_at: float | None = None
+    legs: tuple[OrderRecord, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerEventRecord:
+    scope: str
+    from_state: str
+    to_state: str
+    cause: str
+    reason: str
+    at: float
+
+
+def _json_default(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, StrEnum):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class Journal:
+    """One SQLite file; use from one thread (the event loop's)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit: each single statement is its own durable transaction; multi-statement
+        # writes use `_tx()`.
+        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._tx():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            row = self._db.execute("SELECT version FROM schema_version").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            elif row[0] > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"journal {self.path} has schema version {row[0]}, newer than this "
+                    f"arbdesk's {SCHEMA_VERSION}; upgrade arbdesk or use another journal path"
+                )
+
+    @property
+    def schema_version(self) -> int:
+        row = self._db.execute("SELECT version FROM schema_version").fetchone()
+        return int(row[0])
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def flush(self) -> None:
+        """Checkpoint the WAL into the main file (used on shutdown)."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- opportunities ---------------------------------------------------------------------
+
+    def record_opportunity(
+        self, opportunity: Any, status: str, reason: str = "", at: float = 0.0
+    ) -> None:
+        """Insert or update an opportunity (any dataclass with id/symbol/venues/detected_at)."""
+        data = json.dumps(opportunity, default=_json_default, sort_keys=True)
+        self._db.execute(
+            "INSERT INTO opportunities (id, symbol, buy_venue, sell_venue, data, status, reason,"
+            " detected_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(id) DO UPDATE SET status=excluded.status, reason=excluded.reason,"
+            " updated_at=excluded.updated_at",
+            (
+                opportunity.id,
+                opportunity.symbol,
+                opportunity.buy_venue,
+                opportunity.sell_venue,
+                data,
+                status,
+                reason,
+                float(opportunity.detected_at),
+                at or float(opportunity.detected_at),
+            ),
+        )
+
+    def opportunity(self, opportunity_id: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT data, status, reason FROM opportunities WHERE id=?", (opportunity_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return {"data": json.loads(row[0]), "status": row[1], "reason": row[2]}
+
+    # -- trades ----------------------------------------------------------------------------
+
+    def insert_trade(self, trade: TradeRecord) -> None:
+        self._db.execute(
+            "INSERT INTO trades (id, opportunity_id, symbol, buy_venue, sell_venue, amount,"
+            " status, reason, realized_pnl, fees, volume, unwind_cost, residual, started_at,"
+            " finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                trade.id,
+                trade.opportunity_id,
+                trade.symbol,
+                trade.buy_venue,
+                trade.sell_venue,
+                str(trade.amount),
+                str(trade.status),
+                trade.reason,
+                _opt_str(trade.realized_pnl),
+                str(trade.fees),
+                str(trade.volume),
+                str(trade.unwind_cost),
+                str(trade.residual),
+                trade.started_at,
+                trade.finished_at,
+            ),
+        )
+
+    def update_trade(
+        self,
+        trade_id: str,
+        status: TradeStatus,
+        reason: str = "",
+        *,
+        realized_pnl: Decimal | None = None,
+        fees: Decimal | None = None,
+        volume: Decimal | None = None,
+        unwind_cost: Decimal | None = None,
+        residual: Decimal | None = None,
+        finished_at: float | None = None,
+    ) -> None:
+        sets = ["status=?", "reason=?"]
+        values: list[Any] = [str(status), reason]
+        for column, value in (
+            ("realized_pnl", realized_pnl),
+            ("fees", fees),
+            ("volume", volume),
+            ("unwind_cost", unwind_cost),
+            ("residual", residual),
+        ):
+            if value is not None:
+                sets.append(f"{column}=?")
+                values.append(str(value))
+        if finished_at is not None:
+            sets.append("finished_at=?")
+            values.append(finished_at)
+        values.append(trade_id)
+        self._db.execute(f"UPDATE trades SET {', '.join(sets)} WHERE id=?", values)  # noqa: S608
+
+    def trade(self, trade_id: str) -> TradeRecord | None:
+        row = self._db.execute(f"{_TRADE_SELECT} WHERE id=?", (trade_id,)).fetchone()  # noqa: S608
+        if row is None:
+            return None
+        return self._with_legs([_trade_from_row(row)])[0]
+
+    def trades(
+        self, since: float | None = None, status: Iterable[str] | None = None
+    ) -> list[TradeRecord]:
+        """Trades (oldest first) started at or after `since`, each with its orders as legs."""
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append("started_at >= ?")
+            params.append(since)
+        if status is not None:
+            wanted = [str(s) for s in status]
+            where.append(f"status IN ({','.join('?' * len(wanted))})")
+            params.extend(wanted)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self._db.execute(
+            f"{_TRADE_SELECT}{clause} ORDER BY started_at, id",  # noqa: S608
+            params,
+        ).fetchall()
+        return self._with_legs([_trade_from_row(r) for r in rows])
+
+    def in_flight_trades(self) -> list[TradeRecord]:
+        """Trades the journal last saw sending or unwinding (restart reconciliation)."""
+        return self.trades(status=[TradeStatus.SENDING, TradeStatus.UNWINDING])
+
+    def _with_legs(self, trades: list[TradeRecord]) -> list[TradeRecord]:
+        if not trades:
+            return trades
+        ids = [t.id for t in trades]
+        legs: dict[str, list[OrderRecord]] = {i: [] for i in ids}
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            rows = self._db.execute(
+                f"{_ORDER_SELECT} WHERE trade_id IN ({','.join('?' * len(chunk))})"  # noqa: S608
+                " ORDER BY created_at, client_order_id",
+                chunk,
+            ).fetchall()
+            for row in rows:
+                order = _order_from_row(row)
+                legs[order.trade_id].append(order)
+        return [_replace_legs(t, tuple(legs[t.id])) for t in trades]
+
+    # -- orders and fills ------------------------------------------------------------------
+
+    def insert_order(self, order: OrderRecord) -> None:
+        """Journal an order before it is sent; committed (in the WAL) when this returns."""
+        self._db.execute(
+            "INSERT INTO orders (client_order_id, trade_id, role, venue, symbol, side, type,"
+            " amount, price, status, venue_order_id, filled, average, cost, fee, fee_currency,"
+            " error, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                order.client_order_id,
+                order.trade_id,
+                order.role,
+                order.venue,
+                order.symbol,
+                order.side,
+                order.type,
+                str(order.amount),
+                _opt_str(order.price),
+                str(order.status),
+                order.venue_order_id,
+                str(order.filled),
+                _opt_str(order.average),
+                str(order.cost),
+                str(order.fee),
+                order.fee_currency,
+                order.error,
+                order.created_at,
+                order.updated_at,
+            ),
+        )
+
+    def update_order(self, order: OrderRecord, fills: Iterable[FillRecord] = ()) -> None:
+        """Store an order's latest state and any new fills, atomically."""
+        with self._tx():
+            self._db.execute(
+                "UPDATE orders SET status=?, venue_order_id=?, filled=?, average=?, cost=?, fee=?,"
+                " fee_currency=?, error=?, updated_at=? WHERE client_order_id=?",
+                (
+                    str(order.status),
+                    order.venue_order_id,
+                    str(order.filled),
+                    _opt_str(order.average),
+                    str(order.cost),
+                    str(order.fee),
+                    order.fee_currency,
+                    order.error,
+                    order.updated_at,
+                    order.client_order_id,
+                ),
+            )
+            for fill in fills:
+                self._db.execute(
+                    "INSERT INTO fills (client_order_id, trade_id, venue, symbol, side, amount,"
+                    " price, cost, fee, fee_currency, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        fill.client_order_id,
+                        fill.trade_id,
+                        fill.venue,
+                        fill.symbol,
+                        fill.side,
+                        str(fill.amount),
+                        str(fill.price),
+                        str(fill.cost),
+                        str(fill.fee),
+                        fill.fee_currency,
+                        fill.at,
+                    ),
+                )
+
+    def order(self, client_order_id: str) -> OrderRecord | None:
+        row = self._db.execute(
+            f"{_ORDER_SELECT} WHERE client_order_id=?",  # noqa: S608
+            (client_order_id,),
+        ).fetchone()
+        return None if row is None else _order_from_row(row)
+
+    def open_orders(self) -> list[OrderRecord]:
+        """Orders not known to be final: pending (maybe sent), open, or unknown."""
+        rows = self._db.execute(
+            f"{_ORDER_SELECT} WHERE status IN (?,?,?) ORDER BY created_at",  # noqa: S608
+            (str(OrderStatus.PENDING), str(OrderStatus.OPEN), str(OrderStatus.UNKNOWN)),
+        ).fetchall()
+        return [_order_from_row(r) for r in rows]
+
+    def fills(self, trade_id: str | None = None) -> list[FillRecord]:
+        sql = (
+            "SELECT client_order_id, trade_id, venue, symbol, side, amount, price, cost, fee,"
+            " fee_currency, at FROM fills"
+        )
+        rows = (
+            self._db.execute(sql + " WHERE trade_id=? ORDER BY id", (trade_id,)).fetchall()
+            if trade_id is not None
+            else self._db.execute(sql + " ORDER BY id").fetchall()
+        )
+        return [
+            FillRecord(
+                client_order_id=r[0],
+                trade_id=r[1],
+                venue=r[2],
+                symbol=r[3],
+                side=r[4],
+                amount=Decimal(r[5]),
+                price=Decimal(r[6]),
+                cost=Decimal(r[7]),
+                fee=Decimal(r[8]),
+                fee_currency=r[9],
+                at=r[10],
+            )
+            for r in rows
+        ]
+
+    # -- settings and breaker --------------------------------------------------------------
+
+    def record_setting_change(self, key: str, old: object, new: object, at: float) -> None:
+        self._db.execute(
+            "INSERT INTO settings_changes (key, old, new, at) VALUES (?,?,?,?)",
+            (key, json.dumps(old, default=str), json.dumps(new, default=str), at),
+        )
+
+    def settings_changes(self) -> list[tuple[str, Any, Any, float]]:
+        rows = self._db.execute("SELECT key, old, new, at FROM settings_changes ORDER BY id")
+        return [(k, json.loads(o), json.loads(n), at) for k, o, n, at in rows]
+
+    def record_breaker_event(self, event: BreakerEventRecord) -> None:
+        self._db.execute(
+            "INSERT INTO breaker_events (scope, from_state, to_state, cause, reason, at)"
+            " VALUES (?,?,?,?,?,?)",
+            (event.scope, event.from_state, event.to_state, event.cause, event.reason, event.at),
+        )
+
+    def breaker_events(self) -> list[BreakerEventRecord]:
+        rows = self._db.execute(
+            "SELECT scope, from_state, to_state, cause, reason, at FROM breaker_events ORDER BY id"
+        )
+        return [BreakerEventRecord(*r) for r in rows]
+
+
+_TRADE_SELECT = (
+    "SELECT id, opportunity_id, symbol, buy_venue, sell_venue, amount, status, reason,"
+    " realized_pnl, fees, volume, unwind_cost, residual, started_at, finished_at FROM trades"
+)
+_ORDER_SELECT = (
+    "SELECT client_order_id, trade_id, role, venue, symbol, side, type, amount, price, status,"
+    " venue_order_id, filled, average, cost, fee, fee_currency, error, created_at, updated_at"
+    " FROM orders"
+)
+
+
+def _trade_from_row(r: tuple[Any, ...]) -> TradeRecord:
+    return TradeRecord(
+        id=r[0],
+        opportunity_id=r[1],
+        symbol=r[2],
+        buy_venue=r[3],
+        sell_venue=r[4],
+        amount=Decimal(r[5]),
+        status=TradeStatus(r[6]),
+        reason=r[7],
+        realized_pnl=_opt_dec(r[8]),
+        fees=Decimal(r[9]),
+        volume=Decimal(r[10]),
+        unwind_cost=Decimal(r[11]),
+        residual=Decimal(r[12]),
+        started_at=r[13],
+        finished_at=r[14],
+    )
+
+
+def _order_from_row(r: tuple[Any, ...]) -> OrderRecord:
+    return OrderRecord(
+        client_order_id=r[0],
+        trade_id=r[1],
+        role=r[2],
+        venue=r[3],
+        symbol=r[4],
+        side=r[5],
+        type=r[6],
+        amount=Decimal(r[7]),
+        price=_opt_dec(r[8]),
+        status=OrderStatus(r[9]),
+        venue_order_id=r[10],
+        filled=Decimal(r[11]),
+        average=_opt_dec(r[12]),
+        cost=Decimal(r[13]),
+        fee=Decimal(r[14]),
+        fee_currency=r[15],
+        error=r[16],
+        created_at=r[17],
+        updated_at=r[18],
+    )
+
+
+def _replace_legs(trade: TradeRecord, legs: tuple[OrderRecord, ...]) -> TradeRecord:
+    values = {f.name: getattr(trade, f.name) for f in fields(trade)}
+    values["legs"] = legs
+    return TradeRecord(**values)
+
+
+# -- `arbdesk history` rendering -----------------------------------------------------------
+
+
+def parse_since(text: str) -> float:
+    """`--since` ISO date or datetime (naive means UTC) to epoch seconds."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def trade_to_dict(trade: TradeRecord) -> dict[str, Any]:
+    """A JSON-ready dict; Decimals as strings so no precision is lost."""
+    return {
+        "id": trade.id,
+        "opportunity_id": trade.opportunity_id,
+        "symbol": trade.symbol,
+        "buy_venue": trade.buy_venue,
+        "sell_venue": trade.sell_venue,
+        "amount": str(trade.amount),
+        "status": str(trade.status),
+        "reason": trade.reason,
+        "realized_pnl": _opt_str(trade.realized_pnl),
+        "fees": str(trade.fees),
+        "volume": str(trade.volume),
+        "unwind_cost": str(trade.unwind_cost),
+        "residual": str(trade.residual),
+        "started_at": _iso(trade.started_at),
+        "finished_at": _iso(trade.finished_at),
+        "legs": [
+            {
+                "client_order_id": leg.client_order_id,
+                "role": leg.role,
+                "venue": leg.venue,
+                "side": leg.side,
+                "type": leg.type,
+                "amount": str(leg.amount),
+                "price": _opt_str(leg.price),
+                "status": str(leg.status),
+                "venue_order_id": leg.venue_order_id,
+                "filled": str(leg.filled),
+                "average": _opt_str(leg.average),
+                "cost": str(leg.cost),
+                "fee": str(leg.fee),
+                "fee_currency": leg.fee_currency,
+                "error": leg.error,
+            }
+            for leg in trade.legs
+        ],
+    }
+
+
+def render_history_json(trades: Iterable[TradeRecord]) -> str:
+    """One JSON document: a list of trades, each with its legs."""
+    return json.dumps([trade_to_dict(t) for t in trades], indent=2)
+
+
+HISTORY_CSV_COLUMNS = (
+    "trade_id",
+    "started_at",
+    "finished_at",
+    "symbol",
+    "buy_venue",
+    "sell_venue",
+    "status",
+    "realized_pnl",
+    "fees",
+    "volume",
+    "unwind_cost",
+    "residual",
+    "reason",
+    "leg_role",
+    "leg_venue",
+    "leg_side",
+    "leg_type",
+    "leg_amount",
+    "leg_price",
+    "leg_status",
+    "leg_filled",
+    "leg_average",
+    "leg_cost",
+    "leg_fee",
+    "leg_fee_currency",
+    "leg_client_order_id",
+)
+
+
+def render_history_csv(trades: Iterable[TradeRecord]) -> str:
+    """One row per leg (trade columns repeated); a trade without legs gets one row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HISTORY_CSV_COLUMNS)
+    for trade in trades:
+        d = trade_to_dict(trade)
+        head = [
+            d["id"],
+            d["started_at"],
+            d["finished_at"] or "",
+            d["symbol"],
+            d["buy_venue"],
+            d["sell_venue"],
+            d["status"],
+            d["realized_pnl"] or "",
+            d["fees"],
+            d["volume"],
+            d["unwind_cost"],
+            d["residual"],
+            d["reason"],
+        ]
+        legs: list[Mapping[str, Any]] = d["legs"] or [{}]
+        for leg in legs:
+            writer.writerow(
+                head
+                + [
+                    leg.get(k) or ""
+                    for k in (
+                        "role",
+                        "venue",
+                        "side",
+                        "type",
+                        "amount",
+                        "price",
+                        "status",
+                        "filled",
+                        "average",
+                        "cost",
+                        "fee",
+                        "fee_currency",
+                        "client_order_id",
+                    )
+                ]
+            )
+    return out.getvalue()
