@@ -7,6 +7,7 @@ when it sent one (epoch seconds too), `received_at` is our local receive time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -81,3 +82,98 @@ class EngineMessage(Event):
 
     level: str
     text: str
+
+
+# -- execution and risk (core/execute, core/risk) -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRefused(Event):
+    """An opportunity was not traded; `reason` says why in words a trader reads."""
+
+    opportunity_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradeStarted(Event):
+    trade_id: str
+    opportunity_id: str
+    symbol: str
+    buy_venue: str
+    sell_venue: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LegSent(Event):
+    trade_id: str
+    role: str  # buy | sell | unwind
+    venue: str
+    side: str
+    client_order_id: str
+    amount: Decimal
+    price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class LegFilled(Event):
+    """A leg reached its final state with some quantity filled (possibly less than asked)."""
+
+    trade_id: str
+    role: str
+    venue: str
+    client_order_id: str
+    filled: Decimal
+    average: Decimal | None
+    fee: Decimal
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class LegFailed(Event):
+    """A leg ended with nothing filled, or in a state we could not learn."""
+
+    trade_id: str
+    role: str
+    venue: str
+    client_order_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradeUnwinding(Event):
+    trade_id: str
+    venue: str
+    side: str
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradeUpdated(Event):
+    trade: Any  # core.execute.model.TradeView, the latest snapshot of one trade
+
+
+@dataclass(frozen=True, slots=True)
+class TradeFinished(Event):
+    trade_id: str
+    status: str
+    realized_pnl: Decimal
+    fees: Decimal
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerTransitioned(Event):
+    scope: str  # "global" or a venue name
+    from_state: str
+    to_state: str
+    cause: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchToggled(Event):
+    active: bool
+    reason: str
