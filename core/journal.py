@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS trades (
     status TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
     realized_pnl TEXT,
+    realized_pnl_usd TEXT,
     fees TEXT NOT NULL DEFAULT '0',
     volume TEXT NOT NULL DEFAULT '0',
     unwind_cost TEXT NOT NULL DEFAULT '0',
@@ -230,6 +231,7 @@ class TradeRecord:
     started_at: float
     reason: str = ""
     realized_pnl: Decimal | None = None
+    realized_pnl_usd: Decimal | None = None
     fees: Decimal = Decimal(0)
     volume: Decimal = Decimal(0)
     unwind_cost: Decimal = Decimal(0)
@@ -354,8 +356,8 @@ class Journal:
     def insert_trade(self, trade: TradeRecord) -> None:
         self._db.execute(
             "INSERT INTO trades (id, opportunity_id, symbol, buy_venue, sell_venue, amount,"
-            " status, reason, realized_pnl, fees, volume, unwind_cost, residual, started_at,"
-            " finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " status, reason, realized_pnl, realized_pnl_usd, fees, volume, unwind_cost, residual,"
+            " started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 trade.id,
                 trade.opportunity_id,
@@ -366,6 +368,7 @@ class Journal:
                 str(trade.status),
                 trade.reason,
                 _opt_str(trade.realized_pnl),
+                _opt_str(trade.realized_pnl_usd),
                 str(trade.fees),
                 str(trade.volume),
                 str(trade.unwind_cost),
@@ -382,6 +385,7 @@ class Journal:
         reason: str = "",
         *,
         realized_pnl: Decimal | None = None,
+        realized_pnl_usd: Decimal | None = None,
         fees: Decimal | None = None,
         volume: Decimal | None = None,
         unwind_cost: Decimal | None = None,
@@ -392,6 +396,7 @@ class Journal:
         values: list[Any] = [str(status), reason]
         for column, value in (
             ("realized_pnl", realized_pnl),
+            ("realized_pnl_usd", realized_pnl_usd),
             ("fees", fees),
             ("volume", volume),
             ("unwind_cost", unwind_cost),
@@ -431,6 +436,15 @@ class Journal:
             params,
         ).fetchall()
         return self._with_legs([_trade_from_row(r) for r in rows])
+
+    def realized_pnl_usd_since(self, since: float) -> Decimal:
+        """Sum of realized PnL in USD of trades finished at or after `since` (daily loss)."""
+        rows = self._db.execute(
+            "SELECT realized_pnl_usd FROM trades WHERE finished_at >= ? AND realized_pnl_usd"
+            " IS NOT NULL",
+            (since,),
+        )
+        return sum((Decimal(r[0]) for r in rows), Decimal(0))
 
     def in_flight_trades(self) -> list[TradeRecord]:
         """Trades the journal last saw sending or unwinding (restart reconciliation)."""
@@ -592,7 +606,8 @@ class Journal:
 
 _TRADE_SELECT = (
     "SELECT id, opportunity_id, symbol, buy_venue, sell_venue, amount, status, reason,"
-    " realized_pnl, fees, volume, unwind_cost, residual, started_at, finished_at FROM trades"
+    " realized_pnl, realized_pnl_usd, fees, volume, unwind_cost, residual, started_at,"
+    " finished_at FROM trades"
 )
 _ORDER_SELECT = (
     "SELECT client_order_id, trade_id, role, venue, symbol, side, type, amount, price, status,"
@@ -612,12 +627,13 @@ def _trade_from_row(r: tuple[Any, ...]) -> TradeRecord:
         status=TradeStatus(r[6]),
         reason=r[7],
         realized_pnl=_opt_dec(r[8]),
-        fees=Decimal(r[9]),
-        volume=Decimal(r[10]),
-        unwind_cost=Decimal(r[11]),
-        residual=Decimal(r[12]),
-        started_at=r[13],
-        finished_at=r[14],
+        realized_pnl_usd=_opt_dec(r[9]),
+        fees=Decimal(r[10]),
+        volume=Decimal(r[11]),
+        unwind_cost=Decimal(r[12]),
+        residual=Decimal(r[13]),
+        started_at=r[14],
+        finished_at=r[15],
     )
 
 
@@ -678,6 +694,7 @@ def trade_to_dict(trade: TradeRecord) -> dict[str, Any]:
         "status": str(trade.status),
         "reason": trade.reason,
         "realized_pnl": _opt_str(trade.realized_pnl),
+        "realized_pnl_usd": _opt_str(trade.realized_pnl_usd),
         "fees": str(trade.fees),
         "volume": str(trade.volume),
         "unwind_cost": str(trade.unwind_cost),
