@@ -1,0 +1,73 @@
+"""The opportunity a detector emits: an immutable record, JSON-ready for `arbdesk scan --json`."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+# Ids: a random per-process prefix plus a counter, so ids are unique within a run, short, and
+# very unlikely to collide with a previous run's ids in the journal.
+_RUN_PREFIX = secrets.token_hex(3)
+_counter = itertools.count(1)
+
+
+def new_opportunity_id() -> str:
+    return f"{_RUN_PREFIX}-{next(_counter):x}"
+
+
+def iso_utc(epoch_s: float) -> str:
+    """Epoch seconds as ISO-8601 UTC with millisecond precision and a 'Z' suffix."""
+    stamp = datetime.fromtimestamp(epoch_s, tz=UTC).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Opportunity:
+    """Buy `size` on `buy_venue` (walking its asks) and sell it on `sell_venue` (into its bids).
+
+    Money fields are in the symbol's quote currency, all net of the taker fee on both legs,
+    except `net_profit_usd`; `net_bps` is net profit over the buy notional (before fees) x 1e4.
+    Times are epoch seconds.
+    """
+
+    id: str
+    symbol: str
+    buy_venue: str
+    sell_venue: str
+    size: float
+    buy_vwap: float
+    sell_vwap: float
+    gross_profit: float
+    fees: float
+    net_profit: float
+    net_bps: float
+    net_profit_usd: float
+    detected_at: float
+    expires_at: float
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Same trade idea across re-detections: (symbol, buy_venue, sell_venue)."""
+        return (self.symbol, self.buy_venue, self.sell_venue)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Exactly the field names above; numbers stay numbers, times become ISO-8601 UTC."""
+        return {
+            "id": self.id,
+            "symbol": self.symbol,
+            "buy_venue": self.buy_venue,
+            "sell_venue": self.sell_venue,
+            "size": self.size,
+            "buy_vwap": self.buy_vwap,
+            "sell_vwap": self.sell_vwap,
+            "gross_profit": self.gross_profit,
+            "fees": self.fees,
+            "net_profit": self.net_profit,
+            "net_bps": self.net_bps,
+            "net_profit_usd": self.net_profit_usd,
+            "detected_at": iso_utc(self.detected_at),
+            "expires_at": iso_utc(self.expires_at),
+        }
