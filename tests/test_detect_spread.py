@@ -259,45 +259,47 @@ def test_json_dict() -> None:
     assert isinstance(opp, Opportunity)
 
 
-levels = st.lists(
-    st.tuples(
-        st.integers(min_value=-40, max_value=40).map(lambda t: 100.0 + t * 0.05),
-        st.integers(min_value=1, max_value=20).map(lambda t: t * 0.25),
-    ).map(list),
-    min_size=1,
-    max_size=8,
+def side(sign: float) -> st.SearchStrategy[list[tuple[float, float]]]:
+    """Levels 1..20 ticks away from a mid on one side (sign -1: bids, +1: asks), with sizes."""
+    return st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=20).map(lambda t: sign * t * 0.05),
+            st.integers(min_value=1, max_value=20).map(lambda t: t * 0.25),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+
+
+Side = list[list[float]]
+
+# One uncrossed book: a mid within +-1.5 % of 100, bids under it, asks over it.
+one_book = st.tuples(st.integers(min_value=-30, max_value=30), side(-1.0), side(1.0)).map(
+    lambda m: (
+        [[100.0 + m[0] * 0.05 + off, size] for off, size in m[1]],
+        [[100.0 + m[0] * 0.05 + off, size] for off, size in m[2]],
+    )
 )
 
 
 @settings(max_examples=120, deadline=None)
 @given(
-    a_bids=levels,
-    a_asks=levels,
-    b_bids=levels,
-    b_asks=levels,
+    a=one_book,
+    b=one_book,
     fee_a=st.sampled_from([0.0, 2.0, 10.0]),
     fee_b=st.sampled_from([0.0, 7.5]),
     cap=st.sampled_from([50.0, 300.0, 1e9]),
     min_bps=st.sampled_from([0.0, 5.0, 30.0]),
 )
 def test_emitted_numbers_agree_with_book_walks(
-    a_bids: list[list[float]],
-    a_asks: list[list[float]],
-    b_bids: list[list[float]],
-    b_asks: list[list[float]],
+    a: tuple[Side, Side],
+    b: tuple[Side, Side],
     fee_a: float,
     fee_b: float,
     cap: float,
     min_bps: float,
 ) -> None:
-    books = {
-        "X/USDT": {
-            "A": book("A", "X/USDT", a_bids, a_asks),
-            "B": book("B", "X/USDT", b_bids, b_asks),
-        }
-    }
-    if any(b.is_crossed() for b in books["X/USDT"].values()):
-        return
+    books = {"X/USDT": {"A": book("A", "X/USDT", *a), "B": book("B", "X/USDT", *b)}}
     fees = {"A": fee_a, "B": fee_b}
     th = open_thresholds(max_notional_usd=cap, min_profit_bps=min_bps)
     for opp in detector(books, th, fees=fees).check_symbol("X/USDT"):
