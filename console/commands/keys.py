@@ -119,7 +119,8 @@ def _password_required(settings: Settings, venue: str) -> bool | None:
     exchange_cls = getattr(ccxt, exchange_id, None)
     if exchange_cls is None:
         return None
-    return bool(exchange_cls.requiredCredentials.get("password"))
+    # requiredCredentials is merged from describe() only on an instance (no network here).
+    return bool(exchange_cls().requiredCredentials.get("password"))
 
 
 def _set(args: argparse.Namespace, settings: Settings, store: KeyStore) -> int:
