@@ -175,10 +175,11 @@ class FeedSupervisor:
         await asyncio.sleep(delay)
 
     async def _watchdog_fired(self) -> None:
-        reason = f"no update for {self.watchdog_s:g}s (watchdog); reconnecting"
+        reason = f"no update for {self.watchdog_s:g}s (watchdog)"
         self.book.invalidate(reason)
-        self.health.set(FeedState.STALE, reason)
+        self.health.set(FeedState.STALE, reason)  # a no-op if the stale check got there first
         await self._reconnect()
+        self.health.set(FeedState.CONNECTING, f"{reason}; reconnecting")
 
     async def _reconnect(self) -> None:
         """Close the ccxt websocket client(s) carrying this symbol; the next watch reopens."""
