@@ -46,7 +46,7 @@ def symbol_problem(venue: str, symbol: str, known: list[str]) -> str:
     if swapped in known:
         close.append(swapped)
     close += [
-        s for s in difflib.get_close_matches(symbol, known, n=3, cutoff=0.6) if s not in close
+        s for s in difflib.get_close_matches(symbol, known, n=3, cutoff=0.7) if s not in close
     ]
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     return f"unknown symbol {symbol!r} on venue {venue!r}{hint} (skipped; other symbols run)"
