@@ -30,7 +30,9 @@ from core.detect.model import Opportunity, new_opportunity_id
 from core.detect.usd import UsdRates, quote_currency
 from core.settings import ThresholdSettings
 
-# (venue, book, buy multiplier 1 + fee, sell multiplier 1 - fee, fee as a fraction)
+# Per venue: (buy multiplier 1 + fee, sell multiplier 1 - fee, fee as a fraction).
+_Fee = tuple[float, float, float]
+# A usable book in a check: (venue, book, buy multiplier, sell multiplier, fee).
 _Entry = tuple[str, OrderBook, float, float, float]
 
 # Net bps after a threshold-limited slice equals the threshold up to rounding; accept that.
@@ -55,8 +57,7 @@ class SpreadDetector:
         self.max_levels = max_levels
         self._clock = clock
         self._usd = UsdRates(books)
-        self._fees: dict[str, float] = {}
-        self._entries: dict[str, tuple[Mapping[str, OrderBook], int, list[_Entry]]] = {}
+        self._fees: dict[str, _Fee] = {}
         self.set_fees(taker_fee_bps)
 
     def set_fees(self, taker_fee_bps: Mapping[str, float]) -> None:
@@ -65,9 +66,9 @@ class SpreadDetector:
         for venue, bps in taker_fee_bps.items():
             if not 0.0 <= bps < 10_000.0:
                 raise ValueError(f"taker fee for {venue!r} must be in [0, 10000) bps, got {bps!r}")
-            fees[venue] = bps * 1e-4
+            fee = bps * 1e-4
+            fees[venue] = (1.0 + fee, 1.0 - fee, fee)
         self._fees = fees
-        self._entries.clear()
 
     # -- public checks ---------------------------------------------------------------------
 
@@ -78,58 +79,49 @@ class SpreadDetector:
             return []
         now = self._clock()
         cutoff = now - self.thresholds.stale_after_ms * 1e-3
-        return self._check(symbol, self._entries_for(symbol, venues), changed_venue, now, cutoff)
+        return self._check(symbol, venues, changed_venue, now, cutoff)
 
     def sweep(self) -> list[Opportunity]:
         """Check every symbol and every ordered venue pair."""
         now = self._clock()
         cutoff = now - self.thresholds.stale_after_ms * 1e-3
         found: list[Opportunity] = []
-        check, entries_for = self._check, self._entries_for
+        check = self._check
         for symbol, venues in self.books.items():
             if len(venues) > 1:
-                found += check(symbol, entries_for(symbol, venues), None, now, cutoff)
+                found += check(symbol, venues, None, now, cutoff)
         return found
 
     # -- internals -------------------------------------------------------------------------
 
-    def _entries_for(self, symbol: str, venues: Mapping[str, OrderBook]) -> list[_Entry]:
-        cached = self._entries.get(symbol)
-        if cached is not None and cached[0] is venues and cached[1] == len(venues):
-            return cached[2]
-        entries = []
-        for venue, book in venues.items():
-            fee = self._fees.get(venue)
-            if fee is None:
-                raise ValueError(f"no taker fee configured for venue {venue!r}")
-            entries.append((venue, book, 1.0 + fee, 1.0 - fee, fee))
-        self._entries[symbol] = (venues, len(venues), entries)
-        return entries
-
     def _check(
         self,
         symbol: str,
-        entries: list[_Entry],
+        venues: Mapping[str, OrderBook],
         changed_venue: str | None,
         now: float,
         cutoff: float,
     ) -> list[Opportunity]:
         # Early out: the best fee-adjusted bid anywhere against the best fee-adjusted ask.
         # A venue's own book is never crossed here, so including it costs no false positive.
+        # Books are read from the mapping on every check, so a feed may replace a book object.
+        fees = self._fees
         best_bid_adj = 0.0
         best_ask_adj = math.inf
-        live = []
-        for entry in entries:
-            book = entry[1]
+        live: list[_Entry] = []
+        for venue, book in venues.items():
             if not book.valid or book.received_at < cutoff:
                 continue
             bid = book.best_bid_price
             ask = book.best_ask_price
             if bid is None or ask is None or bid >= ask:
                 continue
-            live.append(entry)
-            bid *= entry[3]
-            ask *= entry[2]
+            fee = fees.get(venue)
+            if fee is None:
+                raise ValueError(f"no taker fee configured for venue {venue!r}")
+            live.append((venue, book, fee[0], fee[1], fee[2]))
+            bid *= fee[1]
+            ask *= fee[0]
             if bid > best_bid_adj:
                 best_bid_adj = bid
             if ask < best_ask_adj:
@@ -186,42 +178,47 @@ class SpreadDetector:
         bid = bid_prices[-1]
         ask_left = asks[ask]
         bid_left = bids[bid]
-        size = cost = proceeds = net = 0.0
+        size = cost = proceeds = 0.0
         while True:
             margin = bid * sell_mult - ask * buy_mult  # net profit per unit of this slice
             if margin <= 0.0:
                 break
-            qty = ask_left if ask_left < bid_left else bid_left
-            last = False
-            room = (cap_quote - cost) / ask
-            if room <= qty:
-                qty, last = room, True
-            if margin < t * ask:  # this slice alone is below the threshold: keep the average
-                room = (net - t * cost) / (t * ask - margin)
-                if room <= qty:
-                    qty, last = room, True
-            if qty <= 0.0:
-                break
+            qty = ask_left if ask_left <= bid_left else bid_left
+            spend = qty * ask
+            if cost + spend >= cap_quote or margin < t * ask:
+                # Rare path: the notional cap, or a slice whose own bps is under the threshold
+                # (take only what keeps the average at the threshold). Either may end the walk.
+                limit = (cap_quote - cost) / ask
+                if margin < t * ask:
+                    net = proceeds * sell_mult - cost * buy_mult
+                    room = (net - t * cost) / (t * ask - margin)
+                    if room < limit:
+                        limit = room
+                if limit < qty:
+                    if limit > 0.0:
+                        size += limit
+                        cost += limit * ask
+                        proceeds += limit * bid
+                    break
             size += qty
-            cost += qty * ask
+            cost += spend
             proceeds += qty * bid
-            net += qty * margin
-            if last:
-                break
-            ask_left -= qty
-            bid_left -= qty
-            if ask_left <= 0.0:
+            if qty == ask_left:
                 ai += 1
                 if ai >= n_asks:
                     break
                 ask = ask_prices[ai]
                 ask_left = asks[ask]
-            if bid_left <= 0.0:
+            else:
+                ask_left -= qty
+            if qty == bid_left:
                 bi += 1
                 if bi > n_bids:
                     break
                 bid = bid_prices[-bi]
                 bid_left = bids[bid]
+            else:
+                bid_left -= qty
         if size <= 0.0:
             return None
 
