@@ -108,7 +108,6 @@ class SpreadDetector:
         fees = self._fees
         best_bid_adj = 0.0
         best_ask_adj = math.inf
-        live: list[_Entry] = []
         for venue, book in venues.items():
             if not book.valid or book.received_at < cutoff:
                 continue
@@ -119,7 +118,6 @@ class SpreadDetector:
             fee = fees.get(venue)
             if fee is None:
                 raise ValueError(f"no taker fee configured for venue {venue!r}")
-            live.append((venue, book, fee[0], fee[1], fee[2]))
             bid *= fee[1]
             ask *= fee[0]
             if bid > best_bid_adj:
@@ -128,6 +126,12 @@ class SpreadDetector:
                 best_ask_adj = ask
         if best_bid_adj <= best_ask_adj:
             return []
+        # Rare path: collect the usable books once more (cheaper than building it every time).
+        live: list[_Entry] = []
+        for venue, book in venues.items():
+            if book.usable(now, now - cutoff):
+                fee = fees[venue]
+                live.append((venue, book, fee[0], fee[1], fee[2]))
         return self._pairs(symbol, live, changed_venue, now, best_bid_adj)
 
     def _pairs(
