@@ -1,0 +1,686 @@
+"""The executor: turns an approved opportunity into two IOC legs, and a residual into an unwind.
+
+For each `submit(opportunity)`:
+1. refuse at once when draining, at max concurrent trades, or on a pair already in flight;
+2. re-check it against the *current* books: within its TTL, books usable, and still worth it
+   after fees at the size the depth allows up to the limit prices (resized down if thinner);
+3. round amount and prices with the venues' precision helpers, check venue minimums;
+4. ask the risk gate (no network), fetch both balances (quote on the buy venue, base on the sell
+   venue), then take the breaker permit;
+5. journal both orders (committed) and send both legs concurrently as IOC limit orders priced
+   at most `max_slippage_bps` away from the detected VWAPs.
+
+Each leg is followed to its venue's final state (see legs.py). If the legs filled unequally,
+the imbalance is flattened with a market order on the venue where it was taken; its cost is
+recorded. Realized PnL comes from the actual fills only (pnl.py). Every step is an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from core.book import OrderBook
+from core.bus import EventBus
+from core.events import (
+    Event,
+    KillSwitchToggled,
+    LegFailed,
+    LegFilled,
+    LegSent,
+    TradeFinished,
+    TradeRefused,
+    TradeStarted,
+    TradeUnwinding,
+    TradeUpdated,
+)
+from core.execute.legs import LegRunner
+from core.execute.model import ZERO, ExecutorStats, LegOutcome, Submission, Trade, TradeView, Venue
+from core.execute.pnl import account
+from core.journal import D, Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
+from core.risk import CircuitBreaker, Decision
+from core.settings import ExecutionSettings, RiskSettings, ThresholdSettings
+
+Clock = Callable[[], float]
+Books = Mapping[str, Mapping[str, OrderBook]]  # symbol -> venue -> book
+FINISHED_KEPT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A re-checked opportunity, rounded for the venues."""
+
+    amount: str  # base, rounded for both venues
+    buy_price: str  # IOC limit on the buy venue
+    sell_price: str  # IOC limit on the sell venue
+    expected_net: float  # quote, at current depth, after fees
+    resized: bool
+
+
+class Refused(Exception):
+    """An opportunity cannot be traded; the message is the reason."""
+
+
+def taker_rate(exchange: Venue, symbol: str) -> float:
+    market = exchange.market(symbol)
+    rate = market.get("taker")
+    if rate is None:
+        rate = getattr(exchange, "fees", {}).get("trading", {}).get("taker", 0.0)
+    return float(rate or 0.0)
+
+
+def usd_per_quote(opportunity: Any) -> Decimal:
+    """USD value of one quote unit, from the detector's own USD figure of this opportunity."""
+    if opportunity.net_profit:
+        return D(opportunity.net_profit_usd) / D(opportunity.net_profit)
+    return Decimal(1)
+
+
+class Executor:
+    def __init__(
+        self,
+        execution: ExecutionSettings,
+        risk: RiskSettings,
+        thresholds: ThresholdSettings,
+        *,
+        exchanges: Mapping[str, Venue],
+        books: Books,
+        journal: Journal,
+        breaker: CircuitBreaker,
+        bus: EventBus | None = None,
+        clock: Clock = time.time,
+        poll_interval_s: float = 0.05,
+    ) -> None:
+        self.execution = execution
+        self.risk = risk
+        self.thresholds = thresholds
+        self.exchanges = exchanges
+        self.books = books
+        self.journal = journal
+        self.breaker = breaker
+        self.bus = bus
+        self.clock = clock
+        self.legs = LegRunner(journal, clock=clock, poll_interval_s=poll_interval_s)
+        self.active: dict[str, Trade] = {}
+        self.finished: deque[Trade] = deque(maxlen=FINISHED_KEPT)
+        self._tasks: dict[str, asyncio.Task[Trade]] = {}
+        self._pending_keys: set[tuple[str, str, str]] = set()
+        self._accepting = True
+        self._counts = {"opportunities": 0, "refused": 0, "executed": 0, "ok": 0, "failed": 0}
+        self._volume = self._profit = self._profit_usd = self._fees = ZERO
+        self._exec_time = 0.0
+        self._kill_tasks: set[asyncio.Task[int]] = set()
+        if bus is not None:
+            bus.listen(self._on_event)
+
+    # -- the console's view ------------------------------------------------------------------
+
+    def trades(self) -> list[TradeView]:
+        """Active trades first (newest first), then finished ones (newest first)."""
+        active = sorted(self.active.values(), key=lambda t: t.started_at, reverse=True)
+        return [t.view() for t in active] + [t.view() for t in reversed(self.finished)]
+
+    def trade(self, trade_id: str) -> TradeView | None:
+        found = self.active.get(trade_id) or next(
+            (t for t in self.finished if t.id == trade_id), None
+        )
+        return found.view() if found else None
+
+    def stats(self) -> ExecutorStats:
+        c = self._counts
+        finished = c["ok"] + c["failed"]
+        return ExecutorStats(
+            opportunities=c["opportunities"],
+            refused=c["refused"],
+            executed=c["executed"],
+            successful=c["ok"],
+            failed=c["failed"],
+            volume=self._volume,
+            profit=self._profit,
+            profit_usd=self._profit_usd,
+            fees=self._fees,
+            avg_profit_per_trade=self._profit / finished if finished else ZERO,
+            avg_execution_s=self._exec_time / finished if finished else 0.0,
+            success_rate=c["ok"] / finished if finished else 0.0,
+        )
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    # -- submit ----------------------------------------------------------------------------
+
+    async def submit(self, opportunity: Any) -> Submission:
+        """Re-check, gate and start a trade; returns once both legs are sent (or why not)."""
+        self._counts["opportunities"] += 1
+        key = (opportunity.symbol, opportunity.buy_venue, opportunity.sell_venue)
+        if key in self._pending_keys:
+            return self._refuse(opportunity, "a trade on this pair and route is already in flight")
+        self._pending_keys.add(key)
+        started = False
+        try:
+            plan = self._prepare(opportunity)
+            await self._check_balances(opportunity, plan)
+            self._check_capacity()
+            decision = self.breaker.acquire(
+                (opportunity.buy_venue, opportunity.sell_venue), opportunity.symbol, self.clock()
+            )
+            if not decision.allowed:
+                raise Refused(decision.reason)
+            trade = self._start(opportunity, plan)
+            sent = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._run(trade, plan, decision, sent))
+            self._tasks[trade.id] = task
+            task.add_done_callback(functools.partial(self._forget, key, trade.id))
+            started = True
+            await sent
+            return Submission(True, "legs sent", trade.id)
+        except Refused as exc:
+            return self._refuse(opportunity, str(exc))
+        finally:
+            if not started:
+                self._pending_keys.discard(key)
+
+    async def execute(self, opportunity: Any) -> TradeView | Submission:
+        """Submit and wait for the trade to finish (tests, headless one-shots)."""
+        submission = await self.submit(opportunity)
+        if not submission.accepted or submission.trade_id is None:
+            return submission
+        task = self._tasks.get(submission.trade_id)
+        if task is not None:
+            await asyncio.shield(task)
+        view = self.trade(submission.trade_id)
+        assert view is not None
+        return view
+
+    async def wait(self, trade_id: str) -> TradeView | None:
+        task = self._tasks.get(trade_id)
+        if task is not None:
+            await asyncio.shield(task)
+        return self.trade(trade_id)
+
+    def _forget(self, key: tuple[str, str, str], trade_id: str, _task: object = None) -> None:
+        self._pending_keys.discard(key)
+        self._tasks.pop(trade_id, None)
+
+    def _refuse(self, opportunity: Any, reason: str) -> Submission:
+        self._counts["refused"] += 1
+        now = self.clock()
+        self.journal.record_opportunity(opportunity, "refused", reason, now)
+        self._publish(TradeRefused(opportunity_id=opportunity.id, reason=reason, at=now))
+        return Submission(False, reason)
+
+    def _check_capacity(self) -> None:
+        if not self._accepting:
+            raise Refused("shutting down: no new trades")
+        limit = self.risk.max_concurrent_trades
+        if len(self.active) >= limit:
+            raise Refused(f"{len(self.active)} trades in flight (max_concurrent_trades {limit})")
+
+    # -- re-check against the current books ----------------------------------------------------
+
+    def _prepare(self, opp: Any) -> Plan:
+        self._check_capacity()
+        now = self.clock()
+        if now > opp.expires_at:
+            raise Refused(f"expired {now - opp.expires_at:.1f}s ago (ttl)")
+        gate = self.breaker.check((opp.buy_venue, opp.sell_venue), opp.symbol, now)
+        if not gate.allowed:
+            raise Refused(gate.reason)
+        buy_ex, sell_ex = self._exchange(opp.buy_venue), self._exchange(opp.sell_venue)
+        buy_book, sell_book = (
+            self._book(opp.symbol, opp.buy_venue),
+            self._book(opp.symbol, opp.sell_venue),
+        )
+        stale_s = self.thresholds.stale_after_ms / 1000.0
+        for book in (buy_book, sell_book):
+            if not book.usable(now, stale_s):
+                why = book.invalid_reason or "stale, crossed or one-sided"
+                raise Refused(f"book {book.venue} {opp.symbol} not usable: {why}")
+        slip = self.thresholds.max_slippage_bps / 10_000.0
+        buy_limit = float(buy_ex.price_to_precision(opp.symbol, opp.buy_vwap * (1.0 + slip)))
+        sell_limit = float(sell_ex.price_to_precision(opp.symbol, opp.sell_vwap * (1.0 - slip)))
+        # What an IOC at those limits could take now, never more than detected.
+        size = min(
+            opp.size,
+            buy_book.quantity_up_to_price(True, buy_limit),
+            sell_book.quantity_up_to_price(False, sell_limit),
+        )
+        amount = self._round_amount(opp.symbol, buy_ex, sell_ex, size)
+        if amount <= 0:
+            raise Refused(
+                f"no depth left within {self.thresholds.max_slippage_bps:g} bps "
+                "of the detected prices"
+            )
+        buy_avg, buy_qty = buy_book.vwap_for_quantity(True, amount)
+        sell_avg, sell_qty = sell_book.vwap_for_quantity(False, amount)
+        if buy_qty < amount or sell_qty < amount:
+            raise Refused("depth vanished while re-checking")
+        fee_b, fee_s = taker_rate(buy_ex, opp.symbol), taker_rate(sell_ex, opp.symbol)
+        notional = buy_avg * amount
+        net = (sell_avg - buy_avg) * amount - notional * fee_b - sell_avg * amount * fee_s
+        net_bps = net / notional * 10_000.0 if notional else 0.0
+        usd = float(usd_per_quote(opp))
+        if net <= 0 or net_bps < self.thresholds.min_profit_bps:
+            raise Refused(
+                f"no longer profitable at current depth: net {net_bps:.1f} bps after fees "
+                f"(min {self.thresholds.min_profit_bps:g})"
+            )
+        if net * usd < self.thresholds.min_profit_usd:
+            raise Refused(
+                f"no longer worth it at current depth: net {net * usd:.2f} USD "
+                f"(min {self.thresholds.min_profit_usd:g})"
+            )
+        amount_s = sell_ex.amount_to_precision(
+            opp.symbol, buy_ex.amount_to_precision(opp.symbol, amount)
+        )
+        for ex, price in ((buy_ex, buy_limit), (sell_ex, sell_limit)):
+            self._check_minimums(ex, opp.symbol, float(amount_s), price)
+        return Plan(
+            amount=str(amount_s),
+            buy_price=str(buy_ex.price_to_precision(opp.symbol, buy_limit)),
+            sell_price=str(sell_ex.price_to_precision(opp.symbol, sell_limit)),
+            expected_net=net,
+            resized=amount < opp.size,
+        )
+
+    @staticmethod
+    def _round_amount(symbol: str, buy_ex: Venue, sell_ex: Venue, size: float) -> float:
+        if size <= 0:
+            return 0.0
+        try:
+            once = buy_ex.amount_to_precision(symbol, size)
+            return float(sell_ex.amount_to_precision(symbol, once))
+        except Exception:  # noqa: BLE001 - ccxt raises InvalidOrder below the precision step
+            return 0.0
+
+    @staticmethod
+    def _check_minimums(exchange: Venue, symbol: str, amount: float, price: float) -> None:
+        limits = exchange.market(symbol).get("limits") or {}
+        min_amount = (limits.get("amount") or {}).get("min")
+        min_cost = (limits.get("cost") or {}).get("min")
+        if min_amount is not None and amount < float(min_amount):
+            raise Refused(f"{exchange.id}: amount {amount} below the venue minimum {min_amount}")
+        if min_cost is not None and amount * price < float(min_cost):
+            raise Refused(
+                f"{exchange.id}: notional {amount * price:.8g} below the venue minimum {min_cost}"
+            )
+
+    async def _check_balances(self, opp: Any, plan: Plan) -> None:
+        base, _, quote = opp.symbol.partition("/")
+        buy_ex, sell_ex = self._exchange(opp.buy_venue), self._exchange(opp.sell_venue)
+        try:
+            buy_bal, sell_bal = await asyncio.gather(
+                buy_ex.fetch_balance(), sell_ex.fetch_balance()
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure here means: do not trade
+            raise Refused(f"balance check failed: {type(exc).__name__}: {exc}") from exc
+        need_quote = D(plan.amount) * D(plan.buy_price) * (1 + D(taker_rate(buy_ex, opp.symbol)))
+        have_quote = D((buy_bal.get("free") or {}).get(quote))
+        if have_quote < need_quote:
+            raise Refused(
+                f"{opp.buy_venue}: {have_quote} {quote} free, the buy needs {need_quote:.8f}"
+            )
+        have_base = D((sell_bal.get("free") or {}).get(base))
+        if have_base < D(plan.amount):
+            raise Refused(
+                f"{opp.sell_venue}: {have_base} {base} free, the sell needs {plan.amount}"
+            )
+
+    def _exchange(self, venue: str) -> Venue:
+        exchange = self.exchanges.get(venue)
+        if exchange is None:
+            raise Refused(f"no exchange adapter for venue {venue}")
+        return exchange
+
+    def _book(self, symbol: str, venue: str) -> OrderBook:
+        book = self.books.get(symbol, {}).get(venue)
+        if book is None:
+            raise Refused(f"no book for {venue} {symbol}")
+        return book
+
+    # -- running a trade ---------------------------------------------------------------------
+
+    def _start(self, opp: Any, plan: Plan) -> Trade:
+        now = self.clock()
+        trade = Trade(
+            id=secrets.token_hex(6),
+            opportunity=opp,
+            symbol=opp.symbol,
+            buy_venue=opp.buy_venue,
+            sell_venue=opp.sell_venue,
+            amount=D(plan.amount),
+            buy_price=D(plan.buy_price),
+            sell_price=D(plan.sell_price),
+            started_at=now,
+            reason="resized to current depth" if plan.resized else "",
+        )
+        self.journal.record_opportunity(opp, "executing", "", now)
+        self.journal.insert_trade(
+            TradeRecord(
+                id=trade.id,
+                opportunity_id=opp.id,
+                symbol=trade.symbol,
+                buy_venue=trade.buy_venue,
+                sell_venue=trade.sell_venue,
+                amount=trade.amount,
+                status=TradeStatus.SENDING,
+                started_at=now,
+                reason=trade.reason,
+            )
+        )
+        self.active[trade.id] = trade
+        self._counts["executed"] += 1
+        self._publish(
+            TradeStarted(
+                trade_id=trade.id,
+                opportunity_id=opp.id,
+                symbol=trade.symbol,
+                buy_venue=trade.buy_venue,
+                sell_venue=trade.sell_venue,
+                amount=trade.amount,
+                at=now,
+            )
+        )
+        return trade
+
+    async def _run(
+        self, trade: Trade, plan: Plan, decision: Decision, sent: asyncio.Future[None]
+    ) -> Trade:
+        try:
+            buy = self._journal_order(
+                trade, "buy", trade.buy_venue, "buy", "limit", plan.amount, plan.buy_price
+            )
+            sell = self._journal_order(
+                trade, "sell", trade.sell_venue, "sell", "limit", plan.amount, plan.sell_price
+            )
+            timeout = self.execution.leg_timeout_s
+            ioc = {"timeInForce": "IOC"}
+            legs = asyncio.gather(
+                self.legs.run(self._exchange(trade.buy_venue), buy, timeout_s=timeout, params=ioc),
+                self.legs.run(
+                    self._exchange(trade.sell_venue), sell, timeout_s=timeout, params=ioc
+                ),
+            )
+            sent.set_result(None)  # both create_order calls are scheduled: approval -> sent
+            buy_out, sell_out = await legs
+            for outcome in (buy_out, sell_out):
+                self._leg_done(trade, outcome)
+            await self._flatten(trade, buy_out, sell_out)
+            self._finish(trade, decision, buy_out, sell_out)
+        except BaseException as exc:
+            if not sent.done():
+                sent.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+            self._abort(trade, decision, exc)
+            raise
+        return trade
+
+    def _journal_order(
+        self,
+        trade: Trade,
+        role: str,
+        venue: str,
+        side: str,
+        type_: str,
+        amount: str,
+        price: str | None,
+    ) -> OrderRecord:
+        suffix = (
+            role[0]
+            if role != "unwind"
+            else f"u{sum(o.role == 'unwind' for o in trade.orders.values()) + 1}"
+        )
+        record = self.legs.new_order(
+            client_order_id=f"arb-{trade.id}-{suffix}",
+            trade_id=trade.id,
+            role=role,
+            venue=venue,
+            symbol=trade.symbol,
+            side=side,
+            type=type_,
+            amount=amount,
+            price=price,
+        )
+        trade.orders[record.client_order_id] = record
+        self._publish(
+            LegSent(
+                trade_id=trade.id,
+                role=role,
+                venue=venue,
+                side=side,
+                client_order_id=record.client_order_id,
+                amount=record.amount,
+                price=record.price,
+                at=record.created_at,
+            )
+        )
+        return record
+
+    def _leg_done(self, trade: Trade, outcome: LegOutcome) -> None:
+        order = outcome.order
+        trade.orders[order.client_order_id] = order
+        trade.fills.extend(outcome.fills)
+        now = self.clock()
+        if order.filled > 0:
+            self._publish(
+                LegFilled(
+                    trade_id=trade.id,
+                    role=order.role,
+                    venue=order.venue,
+                    client_order_id=order.client_order_id,
+                    filled=order.filled,
+                    average=order.average,
+                    fee=order.fee,
+                    status=str(order.status),
+                    at=now,
+                )
+            )
+        if order.filled == 0 or not outcome.known:
+            reason = order.error or f"{order.status}, nothing filled"
+            if not outcome.known:
+                reason = f"state unknown: {order.error}"
+            self._publish(
+                LegFailed(
+                    trade_id=trade.id,
+                    role=order.role,
+                    venue=order.venue,
+                    client_order_id=order.client_order_id,
+                    reason=reason,
+                    at=now,
+                )
+            )
+        if order.role != "unwind" and order.average is not None:
+            opp = trade.opportunity
+            if order.side == "buy":
+                slip = (float(order.average) / opp.buy_vwap - 1.0) * 10_000.0
+            else:
+                slip = (1.0 - float(order.average) / opp.sell_vwap) * 10_000.0
+            self.breaker.record_slippage(order.venue, slip, now)
+        self._publish(TradeUpdated(trade=trade.view(), at=now))
+
+    async def _flatten(self, trade: Trade, buy: LegOutcome, sell: LegOutcome) -> None:
+        """Unwind the imbalance between the legs with a market order where it was taken."""
+        if not (buy.known and sell.known):
+            return  # a leg's state is unknown: unwinding blind could double the position
+        base, _, quote = trade.symbol.partition("/")
+        position = account(trade.orders.values(), base, quote).base_position
+        if position == 0:
+            return
+        venue = trade.buy_venue if position > 0 else trade.sell_venue
+        side = "sell" if position > 0 else "buy"
+        exchange = self._exchange(venue)
+        try:
+            amount = str(exchange.amount_to_precision(trade.symbol, float(abs(position))))
+        except Exception:  # noqa: BLE001 - below the precision step
+            amount = "0"
+        min_amount = ((exchange.market(trade.symbol).get("limits") or {}).get("amount") or {}).get(
+            "min"
+        )
+        if D(amount) <= 0 or (min_amount is not None and D(amount) < D(min_amount)):
+            trade.reason = (
+                f"residual {abs(position)} {base} on {venue} is below the venue minimum; held"
+            )
+            return
+        trade.status = TradeStatus.UNWINDING
+        self.journal.update_trade(trade.id, TradeStatus.UNWINDING, trade.reason)
+        why = f"legs filled {buy.filled} / {sell.filled}: {side} {amount} {base} on {venue}"
+        self._publish(
+            TradeUnwinding(
+                trade_id=trade.id,
+                venue=venue,
+                side=side,
+                amount=D(amount),
+                reason=why,
+                at=self.clock(),
+            )
+        )
+        record = self._journal_order(trade, "unwind", venue, side, "market", amount, None)
+        outcome = await self.legs.run(exchange, record, timeout_s=self.execution.leg_timeout_s)
+        self._leg_done(trade, outcome)
+
+    def _finish(self, trade: Trade, decision: Decision, buy: LegOutcome, sell: LegOutcome) -> None:
+        base, _, quote = trade.symbol.partition("/")
+        books = account(trade.orders.values(), base, quote)
+        trade.realized_pnl = books.realized_pnl
+        trade.realized_pnl_usd = books.realized_pnl * usd_per_quote(trade.opportunity)
+        trade.fees = books.fees
+        trade.volume = books.volume
+        trade.unwind_cost = books.unwind_cost
+        trade.residual = books.base_position
+        unknown = [o for o in trade.orders.values() if not o.status.final]
+        notes = list(books.notes)
+        if unknown:
+            status = TradeStatus.NEEDS_ATTENTION
+            notes.insert(0, "order state unknown: " + ", ".join(o.client_order_id for o in unknown))
+        elif books.base_position != 0:
+            status = TradeStatus.NEEDS_ATTENTION
+            notes.insert(0, f"residual position {books.base_position} {base} left")
+        elif buy.filled == trade.amount and sell.filled == trade.amount:
+            status = TradeStatus.COMPLETED
+        elif buy.filled == 0 and sell.filled == 0:
+            status = TradeStatus.FAILED
+            notes.insert(0, f"nothing filled: buy {buy.order.status}, sell {sell.order.status}")
+        else:
+            status = TradeStatus.HEDGED
+            notes.insert(0, f"legs filled {buy.filled} / {sell.filled}; imbalance unwound")
+        if trade.reason and trade.reason not in notes:
+            notes.append(trade.reason)
+        trade.status = status
+        trade.reason = "; ".join(notes)
+        trade.finished_at = self.clock()
+        self.journal.update_trade(
+            trade.id,
+            status,
+            trade.reason,
+            realized_pnl=trade.realized_pnl,
+            realized_pnl_usd=trade.realized_pnl_usd,
+            fees=trade.fees,
+            volume=trade.volume,
+            unwind_cost=trade.unwind_cost,
+            residual=trade.residual,
+            finished_at=trade.finished_at,
+        )
+        self.journal.record_opportunity(
+            trade.opportunity, str(status), trade.reason, trade.finished_at
+        )
+        ok = status is TradeStatus.COMPLETED
+        failed_venues = [
+            leg.order.venue for leg in (buy, sell) if leg.filled < trade.amount or not leg.known
+        ]
+        self.breaker.record_trade(
+            decision, ok, trade.realized_pnl_usd, failed_venues, trade.finished_at
+        )
+        self._counts["ok" if ok else "failed"] += 1
+        self._volume += trade.volume
+        self._profit += trade.realized_pnl
+        self._profit_usd += trade.realized_pnl_usd
+        self._fees += trade.fees
+        self._exec_time += trade.finished_at - trade.started_at
+        self._close(trade)
+        self._publish(
+            TradeFinished(
+                trade_id=trade.id,
+                status=str(status),
+                realized_pnl=trade.realized_pnl,
+                fees=trade.fees,
+                reason=trade.reason,
+                at=trade.finished_at,
+            )
+        )
+
+    def _abort(self, trade: Trade, decision: Decision, exc: BaseException) -> None:
+        """A bug or a cancellation mid-trade: never silent, never dropped."""
+        if trade.id not in self.active:
+            return
+        trade.status = TradeStatus.NEEDS_ATTENTION
+        trade.reason = f"executor stopped mid-trade ({type(exc).__name__}: {exc}); check the venues"
+        trade.finished_at = self.clock()
+        with contextlib.suppress(Exception):
+            self.journal.update_trade(
+                trade.id, trade.status, trade.reason, finished_at=trade.finished_at
+            )
+        self.breaker.record_trade(
+            decision, False, ZERO, (trade.buy_venue, trade.sell_venue), trade.finished_at
+        )
+        self._counts["failed"] += 1
+        self._close(trade)
+        self._publish(
+            TradeFinished(
+                trade_id=trade.id,
+                status=str(trade.status),
+                realized_pnl=ZERO,
+                fees=ZERO,
+                reason=trade.reason,
+                at=trade.finished_at,
+            )
+        )
+
+    def _close(self, trade: Trade) -> None:
+        self.active.pop(trade.id, None)
+        self.finished.append(trade)
+        self._publish(TradeUpdated(trade=trade.view(), at=trade.finished_at or self.clock()))
+
+    # -- kill switch and shutdown ---------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, KillSwitchToggled) and event.active and self.execution.cancel_on_kill:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop (a synchronous caller): nothing of ours is in flight
+            task = loop.create_task(self.legs.cancel_open())
+            self._kill_tasks.add(task)
+            task.add_done_callback(self._kill_tasks.discard)
+
+    async def drain(self, timeout_s: float | None = None) -> list[str]:
+        """Take no new trades, let the legs in flight finish or unwind, flush the journal.
+
+        Returns the ids of trades still in flight when `timeout_s` ran out (they stay
+        `sending`/`unwinding` in the journal and are reconciled on the next start).
+        """
+        self._accepting = False
+        tasks = list(self._tasks.values())
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
+        if self._kill_tasks:
+            await asyncio.wait(list(self._kill_tasks), timeout=timeout_s)
+        self.journal.flush()
+        return [t.id for t in self.active.values()]
+
+    def resume_accepting(self) -> None:
+        self._accepting = True
+
+    def _publish(self, event: Event) -> None:
+        if self.bus is not None:
+            self.bus.publish(event)
+
+
+__all__ = ["Executor", "Plan", "Refused", "OrderStatus"]

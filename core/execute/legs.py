@@ -1,0 +1,364 @@
+"""One CEX leg: journal it, send it, follow it to a final state, learn its real fills.
+
+A leg never raises. Whatever happens (rejection, timeout, a lost connection after the request
+left) it returns the last known state of the order: if the send outcome is unknown the order
+is looked up by our client order id; if it is still open at the deadline it is cancelled and
+fetched once more, so the fill we record is the venue's, never one we assumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import ccxt
+
+from core.execute.model import LegOutcome, Venue
+from core.journal import D, FillRecord, Journal, OrderRecord, OrderStatus
+
+Clock = Callable[[], float]
+
+_STATUS = {
+    "open": OrderStatus.OPEN,
+    "closed": OrderStatus.CLOSED,
+    "filled": OrderStatus.CLOSED,
+    "canceled": OrderStatus.CANCELED,
+    "cancelled": OrderStatus.CANCELED,
+    "rejected": OrderStatus.REJECTED,
+    "expired": OrderStatus.EXPIRED,
+}
+
+
+def order_status(raw: dict[str, Any]) -> OrderStatus:
+    status = _STATUS.get(str(raw.get("status") or "").lower())
+    if status is not None:
+        return status
+    amount, filled = raw.get("amount"), raw.get("filled")
+    if amount is not None and filled is not None and D(filled) >= D(amount) > 0:
+        return OrderStatus.CLOSED
+    return OrderStatus.OPEN
+
+
+def fee_of(raw: dict[str, Any]) -> tuple[Decimal, str | None]:
+    """Total fee and its currency from `fees` (or `fee`); several currencies: the first's."""
+    entries = raw.get("fees") or ([raw["fee"]] if raw.get("fee") else [])
+    total = Decimal(0)
+    currency: str | None = None
+    for entry in entries:
+        if not entry or entry.get("cost") is None:
+            continue
+        if currency is None:
+            currency = entry.get("currency")
+        if entry.get("currency") == currency:
+            total += D(entry["cost"])
+    return total, currency
+
+
+def apply_order(
+    record: OrderRecord, raw: dict[str, Any], at: float
+) -> tuple[OrderRecord, list[FillRecord]]:
+    """The order's new state from a ccxt order dict, and fills not yet seen (vs `record`).
+
+    Costs come from the individual trades when the venue lists them (price x amount each, exact
+    in Decimal), else from the order's filled and average.
+    """
+    status = order_status(raw)
+    filled = D(raw.get("filled"))
+    trades = raw.get("trades") or []
+    fills: list[FillRecord] = []
+    if trades and sum((D(t.get("amount")) for t in trades), Decimal(0)) == filled:
+        cost = Decimal(0)
+        fee = Decimal(0)
+        fee_ccy: str | None = None
+        seen = Decimal(0)  # trades up to `record.filled` were turned into fills already
+        for t in trades:
+            amount, price = D(t.get("amount")), D(t.get("price"))
+            t_fee = D((t.get("fee") or {}).get("cost"))
+            t_ccy = (t.get("fee") or {}).get("currency")
+            fee_ccy = fee_ccy or t_ccy
+            cost += amount * price
+            fee += t_fee
+            if seen >= record.filled:
+                fills.append(_fill(record, amount, price, amount * price, t_fee, t_ccy, at))
+            seen += amount
+        average = cost / filled if filled else None
+    else:
+        average = D(raw["average"]) if raw.get("average") is not None else None
+        if raw.get("cost") is not None:
+            cost = D(raw["cost"])
+        else:
+            cost = filled * average if average is not None else Decimal(0)
+        if average is None and filled:
+            average = cost / filled
+        fee, fee_ccy = fee_of(raw)
+        new_amount = filled - record.filled
+        if new_amount > 0:
+            new_cost = cost - record.cost
+            fills.append(
+                _fill(
+                    record,
+                    new_amount,
+                    new_cost / new_amount,
+                    new_cost,
+                    fee - record.fee,
+                    fee_ccy,
+                    at,
+                )
+            )
+    updated = replace(
+        record,
+        status=status,
+        venue_order_id=str(raw["id"]) if raw.get("id") else record.venue_order_id,
+        filled=filled,
+        average=average,
+        cost=cost,
+        fee=fee,
+        fee_currency=fee_ccy or record.fee_currency,
+        error=str((raw.get("info") or {}).get("reason") or "")
+        if status is OrderStatus.REJECTED
+        else record.error,
+        updated_at=at,
+    )
+    return updated, fills
+
+
+def _fill(
+    record: OrderRecord,
+    amount: Decimal,
+    price: Decimal,
+    cost: Decimal,
+    fee: Decimal,
+    fee_ccy: str | None,
+    at: float,
+) -> FillRecord:
+    return FillRecord(
+        client_order_id=record.client_order_id,
+        trade_id=record.trade_id,
+        venue=record.venue,
+        symbol=record.symbol,
+        side=record.side,
+        amount=amount,
+        price=price,
+        cost=cost,
+        fee=fee,
+        fee_currency=fee_ccy,
+        at=at,
+    )
+
+
+class LegRunner:
+    """Sends legs and follows them; shared by the executor, unwinds and reconciliation."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        *,
+        clock: Clock = time.time,
+        poll_interval_s: float = 0.05,
+        on_update: Callable[[OrderRecord], None] | None = None,
+    ) -> None:
+        self.journal = journal
+        self.clock = clock
+        self.poll_interval_s = poll_interval_s
+        self.on_update = on_update
+        self.open_orders: dict[str, tuple[Venue, OrderRecord]] = {}  # for the kill switch
+
+    def new_order(
+        self,
+        *,
+        client_order_id: str,
+        trade_id: str,
+        role: str,
+        venue: str,
+        symbol: str,
+        side: str,
+        type: str,
+        amount: str,
+        price: str | None,
+    ) -> OrderRecord:
+        """Build and journal an order (committed when this returns); send it with `run`."""
+        now = self.clock()
+        record = OrderRecord(
+            client_order_id=client_order_id,
+            trade_id=trade_id,
+            role=role,
+            venue=venue,
+            symbol=symbol,
+            side=side,
+            type=type,
+            amount=Decimal(amount),
+            price=Decimal(price) if price is not None else None,
+            status=OrderStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+        self.journal.insert_order(record)
+        return record
+
+    async def run(
+        self,
+        exchange: Venue,
+        record: OrderRecord,
+        *,
+        timeout_s: float,
+        params: dict[str, Any] | None = None,
+    ) -> LegOutcome:
+        """Send a journaled order and follow it to a final state (never raises)."""
+        deadline = time.monotonic() + timeout_s
+        fills: list[FillRecord] = []
+        request = {"clientOrderId": record.client_order_id, **(params or {})}
+        self.open_orders[record.client_order_id] = (exchange, record)
+        try:
+            try:
+                raw = await asyncio.wait_for(
+                    exchange.create_order(
+                        record.symbol,
+                        record.type,
+                        record.side,
+                        float(record.amount),
+                        float(record.price) if record.price is not None else None,
+                        request,
+                    ),
+                    timeout=max(0.0, deadline - time.monotonic()),
+                )
+            except (ccxt.NetworkError, TimeoutError, OSError) as exc:
+                # The request may or may not have reached the venue: ask it.
+                why = f"send outcome unknown ({type(exc).__name__}: {exc or 'timeout'})"
+                record = self._store(replace(record, error=why, updated_at=self.clock()), [])
+                return await self._settle_unknown(exchange, record, fills, deadline)
+            except ccxt.BaseError as exc:  # the venue answered no
+                rejected = replace(
+                    record,
+                    status=OrderStatus.REJECTED,
+                    error=f"{type(exc).__name__}: {exc}",
+                    updated_at=self.clock(),
+                )
+                return LegOutcome(self._store(rejected, []), ())
+            except Exception as exc:  # noqa: BLE001 - a bug or odd adapter: find out, don't guess
+                why = f"send failed ({type(exc).__name__}: {exc})"
+                record = self._store(replace(record, error=why, updated_at=self.clock()), [])
+                return await self._settle_unknown(exchange, record, fills, deadline)
+            record = self._absorb(record, raw, fills)
+            return await self._follow(exchange, record, fills, deadline)
+        finally:
+            self.open_orders.pop(record.client_order_id, None)
+
+    def _absorb(
+        self, record: OrderRecord, raw: dict[str, Any], fills: list[FillRecord]
+    ) -> OrderRecord:
+        updated, new = apply_order(record, raw, self.clock())
+        fills.extend(new)
+        return self._store(updated, new)
+
+    def _store(self, record: OrderRecord, new_fills: list[FillRecord]) -> OrderRecord:
+        self.journal.update_order(record, new_fills)
+        if record.client_order_id in self.open_orders:
+            exchange, _ = self.open_orders[record.client_order_id]
+            self.open_orders[record.client_order_id] = (exchange, record)
+        if self.on_update is not None:
+            self.on_update(record)
+        return record
+
+    async def _follow(
+        self, exchange: Venue, record: OrderRecord, fills: list[FillRecord], deadline: float
+    ) -> LegOutcome:
+        """Poll an acknowledged order until final; at the deadline cancel it and fetch again."""
+        while not record.status.final:
+            if time.monotonic() >= deadline:
+                return await self._cancel_and_fetch(exchange, record, fills)
+            await asyncio.sleep(min(self.poll_interval_s, max(0.0, deadline - time.monotonic())))
+            try:
+                raw = await asyncio.wait_for(
+                    exchange.fetch_order(
+                        record.venue_order_id or "", record.symbol, self._ids(record)
+                    ),
+                    timeout=max(0.05, deadline - time.monotonic()),
+                )
+            except (ccxt.BaseError, TimeoutError, OSError):
+                continue  # keep trying until the deadline, then cancel
+            record = self._absorb(record, raw, fills)
+        return LegOutcome(record, tuple(fills))
+
+    async def _cancel_and_fetch(
+        self, exchange: Venue, record: OrderRecord, fills: list[FillRecord]
+    ) -> LegOutcome:
+        ident = record.venue_order_id or record.client_order_id
+        try:
+            raw = await asyncio.wait_for(
+                exchange.cancel_order(ident, record.symbol, self._ids(record)), timeout=5.0
+            )
+            if isinstance(raw, dict) and raw.get("status"):
+                record = self._absorb(record, raw, fills)
+        except (ccxt.BaseError, TimeoutError, OSError):
+            pass  # already final, or unreachable: the fetch below tells
+        return await self._fetch_final(exchange, record, fills, attempts=3)
+
+    async def _settle_unknown(
+        self, exchange: Venue, record: OrderRecord, fills: list[FillRecord], deadline: float
+    ) -> LegOutcome:
+        """The send's outcome is unknown: look the order up by our client order id."""
+        for _attempt in range(3):
+            try:
+                raw = await asyncio.wait_for(
+                    exchange.fetch_order(record.client_order_id, record.symbol, self._ids(record)),
+                    timeout=5.0,
+                )
+            except ccxt.OrderNotFound:
+                gone = replace(record, status=OrderStatus.NOT_FOUND, updated_at=self.clock())
+                return LegOutcome(self._store(gone, []), tuple(fills))
+            except (ccxt.BaseError, TimeoutError, OSError) as exc:
+                record = replace(record, error=f"{record.error}; lookup failed: {exc}")
+                await asyncio.sleep(self.poll_interval_s)
+                continue
+            record = self._absorb(record, raw, fills)
+            if record.status.final:
+                return LegOutcome(record, tuple(fills))
+            return await self._follow(exchange, record, fills, deadline)
+        unknown = replace(record, status=OrderStatus.UNKNOWN, updated_at=self.clock())
+        return LegOutcome(self._store(unknown, []), tuple(fills))
+
+    async def _fetch_final(
+        self, exchange: Venue, record: OrderRecord, fills: list[FillRecord], attempts: int
+    ) -> LegOutcome:
+        for _attempt in range(attempts):
+            if record.status.final:
+                break
+            try:
+                raw = await asyncio.wait_for(
+                    exchange.fetch_order(
+                        record.venue_order_id or "", record.symbol, self._ids(record)
+                    ),
+                    timeout=5.0,
+                )
+            except (ccxt.BaseError, TimeoutError, OSError) as exc:
+                record = replace(record, error=f"fetch after cancel failed: {exc}")
+                await asyncio.sleep(self.poll_interval_s)
+                continue
+            record = self._absorb(record, raw, fills)
+        if not record.status.final:
+            record = self._store(
+                replace(record, status=OrderStatus.UNKNOWN, updated_at=self.clock()), []
+            )
+        return LegOutcome(record, tuple(fills))
+
+    @staticmethod
+    def _ids(record: OrderRecord) -> dict[str, Any]:
+        return {"clientOrderId": record.client_order_id}
+
+    async def cancel_open(self) -> int:
+        """Cancel every order we are following that the venue has acknowledged (kill switch)."""
+        cancelled = 0
+        for exchange, record in list(self.open_orders.values()):
+            ident = record.venue_order_id or record.client_order_id
+            try:
+                await asyncio.wait_for(
+                    exchange.cancel_order(ident, record.symbol, self._ids(record)), timeout=5.0
+                )
+                cancelled += 1
+            except (ccxt.BaseError, TimeoutError, OSError):
+                continue  # already final or unreachable; its leg follows it to the end
+        return cancelled
