@@ -269,7 +269,8 @@ class SimExchange:
             raise ccxt.InvalidOrder(f"{self.id} timeInForce {tif!r} is not supported")
         if not amount or amount <= 0:
             raise ccxt.InvalidOrder(f"{self.id} amount must be positive, got {amount}")
-        qty = dec(decimal_to_precision(amount, TRUNCATE, market["precision"]["amount"]))
+        step = market["precision"]["amount"]
+        qty = dec(decimal_to_precision(amount, TRUNCATE, step, TICK_SIZE, NO_PADDING))
         min_amount = dec(market["limits"]["amount"]["min"])
         if qty < min_amount:
             raise ccxt.InvalidOrder(
@@ -279,7 +280,8 @@ class SimExchange:
         if price is not None and type == "limit":
             if price <= 0:
                 raise ccxt.InvalidOrder(f"{self.id} price must be positive, got {price}")
-            limit = dec(decimal_to_precision(price, ROUND, market["precision"]["price"]))
+            tick = market["precision"]["price"]
+            limit = dec(decimal_to_precision(price, ROUND, tick, TICK_SIZE, NO_PADDING))
         ref = limit if limit is not None else self._reference_price(symbol, side)
         min_cost = dec(market["limits"]["cost"]["min"])
         if qty * ref < min_cost:

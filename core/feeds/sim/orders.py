@@ -117,7 +117,10 @@ class Ledger:
     def to_ccxt(self, timestamp: int) -> dict[str, Any]:
         """ccxt's balance structure: per-currency dicts plus free/used/total maps."""
         out: dict[str, Any] = {
-            "info": {c: str(v) for c, v in self.free.items()},
+            "info": {  # exact figures, as decimal strings (real venues send strings too)
+                c: {"free": str(v), "used": str(self.used.get(c, ZERO))}
+                for c, v in sorted(self.free.items())
+            },
             "timestamp": timestamp,
             "datetime": iso8601(timestamp),
             "free": {},
