@@ -161,12 +161,9 @@ def test_opportunities_settings_and_breaker_rows(tmp_path: Path) -> None:
     journal.record_opportunity(opp, "found", at=T0)
     journal.record_opportunity(opp, "refused", "kill switch on", at=T0 + 1)
     stored = journal.opportunity("o1")
-    assert (
-        stored == {"data": stored["data"], "status": "refused", "reason": "kill switch on"}
-        if stored
-        else False
-    )
-    assert stored is not None and stored["data"]["buy_vwap"] == 100.0
+    assert stored is not None
+    assert (stored["status"], stored["reason"]) == ("refused", "kill switch on")
+    assert stored["data"]["buy_vwap"] == 100.0
     journal.record_setting_change("thresholds.min_profit_bps", 3.0, 5.0, T0)
     assert journal.settings_changes() == [("thresholds.min_profit_bps", 3.0, 5.0, T0)]
     event = BreakerEventRecord("global", "closed", "open", "kill_switch", "K", T0)
