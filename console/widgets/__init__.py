@@ -1,1 +1,1 @@
-"""arbdesk."""
+"""The console's panes, one per module, each rendering from plain data."""

@@ -1,0 +1,515 @@
+"""The arbdesk console: a Textual app over a running `core.engine.Engine`.
+
+The engine runs in the app's own asyncio loop (started in a worker on mount, stopped on quit).
+The console holds one bus subscription; a frame worker drains it into `ConsoleState` at
+`settings.ui.refresh_hz`, pulls the engine's snapshots and hands plain data to the panes, so a
+burst of book updates costs one merge per frame instead of one redraw per event. Commands that
+await the engine (approve, start, stop) run in workers; nothing here does network I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.theme import Theme
+from textual.widget import Widget
+from textual.widgets import Footer, Input
+from textual.worker import Worker, WorkerState
+
+from console.screens.confirm import ConfirmScreen
+from console.screens.help import HelpScreen
+from console.screens.history import HistoryScreen
+from console.screens.palette import ArbdeskCommands
+from console.screens.thresholds import ThresholdsScreen
+from console.state import ConsoleState, EngineLike
+from console.themes import DEFAULT_THEME, load_themes, next_theme
+from console.widgets.log_pane import LogPane
+from console.widgets.opportunities import OpportunitiesPane
+from console.widgets.order_books import OrderBooksPane
+from console.widgets.pane_tabs import PANES, PaneTabs
+from console.widgets.spreads import SpreadsPane
+from console.widgets.status_bar import StatusBar
+from console.widgets.trades import TradesPane
+
+# Below either size the panes become tabs (one at a time, keys 1-4 or a click on the strip).
+NARROW_WIDTH = 120
+SHORT_HEIGHT = 34
+# Actions that act on the main screen only (not while a modal or the history is open).
+MAIN_SCREEN_ACTIONS = {
+    "approve",
+    "reject",
+    "toggle_auto",
+    "kill",
+    "thresholds",
+    "filter",
+    "cycle_symbol",
+    "toggle_log",
+    "history",
+    "show_pane",
+}
+
+
+async def _maybe_await(value: Any) -> Any:
+    """Engine commands may be plain or async; the console accepts both."""
+    return await value if inspect.isawaitable(value) else value
+
+
+class ArbdeskApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "arbdesk"
+    COMMANDS = App.COMMANDS | {ArbdeskCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a,enter", "approve", "Approve"),
+        Binding("x", "reject", "Reject"),
+        Binding("A", "toggle_auto", "Auto"),
+        Binding("K", "kill", "Kill"),
+        Binding("t", "thresholds", "Thresholds"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("s", "cycle_symbol", "Symbol"),
+        Binding("T", "cycle_theme", "Theme"),
+        Binding("l", "toggle_log", "Log"),
+        Binding("h", "history", "History"),
+        Binding("question_mark", "help", "Keys", key_display="?"),
+        Binding("q", "quit", "Quit"),
+        Binding("1", "show_pane('books')", "Books", show=False),
+        Binding("2", "show_pane('spreads')", "Spreads", show=False),
+        Binding("3", "show_pane('opportunities')", "Opportunities", show=False),
+        Binding("4", "show_pane('trades')", "Trades", show=False),
+    ]
+
+    def __init__(
+        self,
+        engine: EngineLike,
+        *,
+        clock: Callable[[], float] = time.time,
+        start_engine: bool = True,
+        live_confirmed: bool = False,
+        seconds: float | None = None,
+        themes_folder: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.state = ConsoleState(clock=clock)
+        self._subscription = engine.bus.subscribe(maxlen=200_000)
+        self._start = start_engine
+        self._live_confirmed = live_confirmed
+        self._seconds = seconds
+        self._engine_running = False
+        self._stopping = False
+        self.frames = 0
+        self.frame_ms: deque[float] = deque(maxlen=600)
+        self.active_pane = "opportunities"
+        self._narrow: bool | None = None
+        self._titles: dict[str, str] = {}
+        themes, problems = load_themes(themes_folder)
+        for theme in themes:
+            self.register_theme(theme)
+        self.theme_names = [t.name for t in themes]
+        self.theme_problems = problems
+        wanted = str(engine.settings.ui.theme)
+        if wanted in self.theme_names:
+            self.theme = wanted
+        elif DEFAULT_THEME in self.theme_names:
+            self.theme = DEFAULT_THEME
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield PaneTabs(id="tabs")
+        with Vertical(id="main"):
+            yield OrderBooksPane(id="books", classes="pane")
+            with Horizontal(id="middle"):
+                yield SpreadsPane(id="spreads", classes="pane")
+                with Vertical(id="right"):
+                    yield OpportunitiesPane(id="opportunities", classes="pane")
+                    yield TradesPane(id="trades", classes="pane")
+        log = LogPane(id="log")
+        log.border_title = "Engine log (l hides)"
+        yield log
+        yield Input(
+            placeholder="filter: symbol, venue or id — enter keeps, esc clears", id="filter"
+        )
+        yield Footer()
+
+    @property
+    def books(self) -> OrderBooksPane:
+        return self.query_one("#books", OrderBooksPane)
+
+    @property
+    def spreads(self) -> SpreadsPane:
+        return self.query_one("#spreads", SpreadsPane)
+
+    @property
+    def opportunities(self) -> OpportunitiesPane:
+        return self.query_one("#opportunities", OpportunitiesPane)
+
+    @property
+    def trades(self) -> TradesPane:
+        return self.query_one("#trades", TradesPane)
+
+    def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        for problem in self.theme_problems:
+            self.notify(f"theme {problem.path.name} skipped: {problem.reason}", severity="warning")
+        self.opportunities.focus()
+        self._relayout()
+        self.frame()
+        if str(self.state.mode).lower() == "live" and self._start and not self._live_confirmed:
+            self.push_screen(
+                ConfirmScreen(
+                    "LIVE MODE",
+                    "Mode is LIVE: approved trades send real orders with real money.\n"
+                    "Start the engine?",
+                    "Start live",
+                    danger=True,
+                ),
+                self._live_answer,
+            )
+        elif self._start:
+            self._start_engine()
+        self._frame_loop()
+        if self._seconds is not None:
+            self.set_timer(self._seconds, self._timed_exit)
+
+    def _live_answer(self, yes: bool | None) -> None:
+        if yes:
+            self._start_engine()
+        else:
+            self.exit(2, message="live mode not confirmed; nothing was started")
+
+    def _timed_exit(self) -> None:
+        self.run_worker(self._shutdown(), group="shutdown", exclusive=True)
+
+    def on_resize(self) -> None:
+        self._relayout()
+
+    def _relayout(self) -> None:
+        """Wide: every pane on screen. Narrow or short: one pane at a time, as tabs."""
+        narrow = self.size.width < NARROW_WIDTH or self.size.height < SHORT_HEIGHT
+        self._narrow = narrow
+        self.screen_stack[0].set_class(narrow, "-narrow")
+        tabs = self.query_one(PaneTabs)
+        tabs.display = narrow
+        for key, _ in PANES:
+            pane = self.query_one(f"#{key}")
+            pane.display = not narrow or key == self.active_pane
+        middle_keys = {"spreads", "opportunities", "trades"}
+        self.query_one("#middle").display = not narrow or self.active_pane in middle_keys
+        self.query_one("#right").display = not narrow or self.active_pane in {
+            "opportunities",
+            "trades",
+        }
+
+    # -- frames ----------------------------------------------------------------------------
+
+    @work(group="frames", exclusive=True, exit_on_error=False)
+    async def _frame_loop(self) -> None:
+        """Draw at refresh_hz; the next frame is scheduled only after this one ends."""
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            self.frame()
+            next_at += 1.0 / float(self.engine.settings.ui.refresh_hz)
+            now = loop.time()
+            if next_at < now:  # fell behind: skip the missed frames rather than bunch them
+                next_at = now
+            await asyncio.sleep(next_at - now)
+
+    def frame(self) -> None:
+        """Drain the bus, pull snapshots, hand plain data to each pane."""
+        started = time.perf_counter()
+        state = self.state
+        state.ingest(self._subscription.drain())
+        state.pull(self.engine)
+        self._draw()
+        self.frames += 1
+        self.frame_ms.append((time.perf_counter() - started) * 1000)
+
+    def _draw(self) -> None:
+        state = self.state
+        self.books.set_books(state.selected_symbol, state.books)
+        spreads = self.spreads
+        spreads.set_threshold(state.min_profit_bps)
+        spreads.set_rows(state.spreads)
+        self.opportunities.set_rows(state.opportunities)
+        self.trades.set_trades(state.active_trades)
+        self.query_one(StatusBar).show(state)
+        if state.new_log:
+            self.query_one(LogPane).add_lines(state.new_log)
+        self._set_titles()
+        if self._narrow:
+            counts = {"opportunities": len(state.opportunities), "trades": len(state.active_trades)}
+            self.query_one(PaneTabs).show(self.active_pane, counts)
+        if isinstance(self.screen, HistoryScreen):
+            self.screen.update(state.finished_trades)
+
+    def _set_titles(self) -> None:
+        state = self.state
+        self._title(self.books, f"Order books · {state.selected_symbol}  (s: next symbol)")
+        self._title(
+            self.spreads,
+            f"Spreads · {len(state.spreads)} pairs · sorted by {self.spreads.sort} (o)",
+        )
+        self._title(self.opportunities, f"Opportunities · {len(state.opportunities)}")
+        done = len(state.finished_trades)
+        self._title(self.trades, f"Active trades · {len(state.active_trades)}  (h: {done} done)")
+
+    def _title(self, widget: Widget, title: str) -> None:
+        if widget.id is not None and self._titles.get(widget.id) != title:
+            self._titles[widget.id] = title
+            widget.border_title = title
+
+    # -- engine lifecycle -------------------------------------------------------------------
+
+    @work(group="engine", exclusive=True, exit_on_error=False)
+    async def _start_engine(self) -> None:
+        await self.engine.start()  # type: ignore[attr-defined]
+        self._engine_running = True
+
+    async def _shutdown(self, code: int = 0) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        if self._engine_running:
+            self.notify("stopping the engine…", timeout=30)
+            try:
+                await self.engine.stop()  # type: ignore[attr-defined]
+            finally:
+                self._engine_running = False
+        self._subscription.close()
+        self.exit(code)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        # One place for every worker failure (Harlequin's pattern): tell the trader, keep going.
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(
+                f"{event.worker.name or event.worker.group}: {error}",
+                title="error",
+                severity="error",
+                timeout=10,
+            )
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MAIN_SCREEN_ACTIONS and self.screen is not self.screen_stack[0]:
+            return False
+        return True
+
+    def action_approve(self) -> None:
+        row = self.opportunities.selected_row
+        if row is None:
+            self.notify("no opportunity selected", severity="warning")
+            return
+        if not hasattr(self.engine, "approve"):
+            self.notify("this engine has no executor: approving is unavailable", severity="error")
+            return
+        self._approve(row.id, f"{row.symbol} buy {row.buy_venue} sell {row.sell_venue}")
+
+    # Not exclusive: cancelling an approve that is placing orders would leave legs unknown;
+    # the engine's risk gate limits trades in flight instead.
+    @work(group="approve", exit_on_error=False)
+    async def _approve(self, opportunity_id: str, label: str) -> None:
+        self.notify(f"approving {label}…", timeout=2)
+        result = await self.engine.approve(opportunity_id)  # type: ignore[attr-defined]
+        self.notify(str(result), title="approve", timeout=6)
+        self.frame()
+
+    def action_reject(self) -> None:
+        row = self.opportunities.selected_row
+        if row is None:
+            self.notify("no opportunity selected", severity="warning")
+            return
+        self.engine.reject(row.id)  # type: ignore[attr-defined]
+        self.notify(f"rejected {row.symbol} buy {row.buy_venue} sell {row.sell_venue}", timeout=3)
+        self.frame()
+
+    def action_toggle_auto(self) -> None:
+        turn_on = not self.state.auto_execute
+        if turn_on and self.state.mode.lower() == "live":
+            self.push_screen(
+                ConfirmScreen(
+                    "Auto-execute in LIVE mode",
+                    "Every opportunity that passes the risk gate will be traded with real "
+                    "money, without asking.",
+                    "Turn on",
+                    danger=True,
+                ),
+                lambda yes: self._set_auto(True) if yes else None,
+            )
+            return
+        self._set_auto(turn_on)
+
+    def _set_auto(self, on: bool) -> None:
+        setter = getattr(self.engine, "set_auto_execute", None)
+        if callable(setter):
+            setter(on)
+        else:
+            self.engine.settings.execution.auto_execute = on
+        self.notify(
+            f"auto-execute {'ON' if on else 'off'}", severity="warning" if on else "information"
+        )
+        self.frame()
+
+    async def action_kill(self) -> None:
+        if not self.state.killed:
+            await _maybe_await(self.engine.kill())  # type: ignore[attr-defined]
+            self.notify("KILL SWITCH engaged: no new trades", severity="error", timeout=6)
+            self.frame()
+            return
+        self.push_screen(
+            ConfirmScreen(
+                "Resume trading?",
+                "The kill switch is engaged. Resuming lets the engine take new trades again.",
+                "Resume",
+                danger=True,
+            ),
+            self._resume_answer,
+        )
+
+    async def _resume_answer(self, yes: bool | None) -> None:
+        if yes:
+            await _maybe_await(self.engine.resume())  # type: ignore[attr-defined]
+            self.notify("trading resumed", timeout=4)
+            self.frame()
+
+    def action_thresholds(self) -> None:
+        self.push_screen(ThresholdsScreen(self.engine))
+
+    def action_history(self) -> None:
+        self.push_screen(HistoryScreen(list(self.state.finished_trades)))
+
+    def action_help(self) -> None:
+        keys = []
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.show:
+                shown = binding.key_display or binding.key.replace(",", " / ")
+                keys.append((shown, binding.description))
+        keys.append(("ctrl+q", "quit (same as q)"))
+        self.push_screen(HelpScreen(keys))
+
+    def action_cycle_symbol(self) -> None:
+        self.state.cycle_symbol()
+        self.frame()  # draw now: a key press shows within one frame, not at the next tick
+
+    def action_toggle_log(self) -> None:
+        log = self.query_one(LogPane)
+        log.display = not log.display
+
+    def action_show_pane(self, key: str) -> None:
+        self.active_pane = key
+        self._relayout()
+        self.query_one(f"#{key}").focus()
+        self.frame()
+
+    @on(PaneTabs.Chosen)
+    def _tab_chosen(self, event: PaneTabs.Chosen) -> None:
+        self.action_show_pane(event.pane)
+
+    def on_descendant_focus(self, event: Any) -> None:
+        widget = event.widget if hasattr(event, "widget") else None
+        if widget is not None and widget.id in {k for k, _ in PANES}:
+            self.active_pane = widget.id
+
+    # -- filter ----------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        for pane in (self.spreads, self.opportunities, self.trades):
+            pane.set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = bool(box.value)
+        self.query_one(f"#{self.active_pane}").focus()
+
+    def on_key(self, event: Any) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            box.display = False
+            self.query_one(f"#{self.active_pane}").focus()
+            event.stop()
+
+    # -- themes ----------------------------------------------------------------------------
+
+    def action_cycle_theme(self) -> None:
+        self.theme = next_theme(self.theme_names, self.theme)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        # Persist every theme change, from `T` or from the command palette.
+        if theme.name == self.engine.settings.ui.theme:
+            return
+        setter = getattr(self.engine, "set_theme", None)
+        try:
+            if callable(setter):
+                setter(theme.name)
+            else:
+                self.engine.settings.ui.theme = theme.name
+        except Exception as exc:  # noqa: BLE001 - a failed save must not break the theme switch
+            self.notify(f"theme not saved: {exc}", severity="warning")
+            return
+        self.notify(f"theme {theme.name}", timeout=2)
+
+    # -- quit ------------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        in_flight = self.state.in_flight
+        if in_flight:
+            self.push_screen(
+                ConfirmScreen(
+                    "Quit?",
+                    f"{in_flight} trade(s) in flight. The engine finishes or unwinds them "
+                    "before it stops.",
+                    "Quit",
+                ),
+                self._quit_answer,
+            )
+            return
+        await self._shutdown()
+
+    async def _quit_answer(self, yes: bool | None) -> None:
+        if yes:
+            await self._shutdown()
+
+
+def run_console(
+    engine_or_settings: Any,
+    *,
+    seconds: float | None = None,
+    live_confirmed: bool = False,
+) -> int:
+    """Run the console until the trader quits; returns the process exit code.
+
+    Accepts a built, not-yet-started `Engine` (the console starts it in its own loop) or a
+    `Settings` (the engine is built here).
+    """
+    from core.settings import Settings
+
+    engine = engine_or_settings
+    if isinstance(engine_or_settings, Settings):
+        from core.engine import Engine
+
+        engine = Engine(engine_or_settings)
+    app = ArbdeskApp(engine, seconds=seconds, live_confirmed=live_confirmed)
+    result = app.run()
+    return int(result) if isinstance(result, int) else int(app.return_code or 0)

@@ -1,0 +1,47 @@
+"""Opportunities pane: pending opportunities with a live TTL countdown; expired ones leave
+(the engine drops them, and the next frame no longer lists them)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import ClassVar
+
+from console.state import OpportunityLine
+from console.widgets.line_table import Cell, Column, LineTable, fmt_price, fmt_size
+
+TTL_WARN_S = 1.0
+
+
+class OpportunitiesPane(LineTable[OpportunityLine]):
+    COLUMNS: ClassVar[tuple[Column, ...]] = (
+        Column("symbol", "Symbol", 9, priority=9),
+        Column("buy", "Buy on", 7, priority=8),
+        Column("sell", "Sell on", 7, priority=8),
+        Column("size", "Size", 9, "right", priority=7),
+        Column("buy_px", "Buy @", 11, "right", priority=3),
+        Column("sell_px", "Sell @", 11, "right", priority=3),
+        Column("bps", "Net bps", 7, "right", priority=6),
+        Column("usd", "Net $", 9, "right", priority=9),
+        Column("ttl", "TTL", 5, "right", priority=9),
+    )
+    EMPTY_TEXT = "no opportunity above the thresholds"
+
+    def row_key(self, row: OpportunityLine) -> Hashable:
+        return row.id
+
+    def row_cells(self, row: OpportunityLine) -> tuple[Cell, ...]:
+        ttl = max(row.ttl_s, 0.0)
+        return (
+            (row.symbol, ""),
+            (row.buy_venue, ""),
+            (row.sell_venue, ""),
+            (fmt_size(row.size), ""),
+            (fmt_price(row.buy_vwap), ""),
+            (fmt_price(row.sell_vwap), ""),
+            (f"{row.net_bps:+.1f}", "table--good" if row.net_bps > 0 else "table--bad"),
+            (f"{row.net_profit_usd:,.2f}", "table--good" if row.net_profit_usd > 0 else ""),
+            (f"{ttl:.1f}s", "table--warn" if ttl < TTL_WARN_S else ""),
+        )
+
+    def row_text(self, row: OpportunityLine) -> str:
+        return f"{row.symbol} {row.buy_venue} {row.sell_venue} {row.id}".lower()
