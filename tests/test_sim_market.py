@@ -98,9 +98,12 @@ async def test_watch_returns_each_update_once_and_nonce_increases() -> None:
     waiter = asyncio.ensure_future(ex.watch_order_book("BTC/USDT"))
     await asyncio.sleep(0)
     assert not waiter.done()  # nothing new yet
+    other = asyncio.ensure_future(ex.watch_order_book("BTC/USDT"))
+    await asyncio.sleep(0)
     m.step()
     second = await asyncio.wait_for(waiter, 1)
     assert second["nonce"] == first["nonce"] + 1
+    assert (await asyncio.wait_for(other, 1))["nonce"] == second["nonce"]  # both woken
 
 
 def test_pair_profit_walks_both_books() -> None:

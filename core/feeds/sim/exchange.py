@@ -167,13 +167,15 @@ class SimExchange:
         """The next book of `symbol` not yet returned by this venue object (first call: the
         current one). Waits while the feed is paused; raises NetworkError while disconnected."""
         self.market(symbol)
+        woken = False  # concurrent watchers of one symbol all get the update that woke them
         while True:
             self._check_connected()
             book = self._market.book(self.id, symbol)
-            if not self._paused and book.nonce > self._delivered.get(symbol, 0):
-                self._delivered[symbol] = book.nonce
+            if not self._paused and (woken or book.nonce > self._delivered.get(symbol, 0)):
+                self._delivered[symbol] = max(book.nonce, self._delivered.get(symbol, 0))
                 return _book_dict(book, limit)
             await self._market.wait_update(self.id, symbol)
+            woken = True
 
     async def fetch_order_book(
         self, symbol: str, limit: int | None = None, params: dict[str, Any] | None = None
