@@ -18,8 +18,9 @@ on purpose: drop every socket, skip update ids (a gap), send one malformed messa
 without closing. ``history`` keeps the book at each recent update id so a test can compare the
 client's book with the truth at the same id.
 
-Order endpoints (issue 7) are meant to sit beside these as more routes on the same app; the
-server keeps all state per symbol in :class:`FakeBook`, which can fill against its own levels.
+The order endpoints (POST/GET/DELETE ``/api/v3/order``, ``GET /api/v3/account``) live in
+:mod:`tests.fakes.binance_orders` (``fake.desk``); they fill against these same books and the
+levels they take go out in the next depth update.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.binance_orders import OrderDesk
 
 Levels = list[tuple[float, float]]
 
@@ -60,6 +63,8 @@ class FakeBook:
     bids: dict[int, float] = field(default_factory=dict)
     asks: dict[int, float] = field(default_factory=dict)
     mid_tick: int = 0
+    pending_bids: set[int] = field(default_factory=set)  # levels changed by orders, unsent
+    pending_asks: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.mid_tick = round(self.mid / self.tick_size)
@@ -78,31 +83,71 @@ class FakeBook:
         decimals = max(0, len(f"{self.tick_size:.10f}".rstrip("0").split(".")[1]))
         return f"{tick * self.tick_size:.{decimals}f}"
 
-    def step(self) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-        """Move the book one step; return (bid changes, ask changes), size 0 = delete."""
-        bid_changes: dict[int, float] = {}
-        ask_changes: dict[int, float] = {}
+    def step(self) -> tuple[set[int], set[int]]:
+        """Move the book one step; return the ticks changed on each side (incl. deletions)."""
+        bid_changes: set[int] = set()
+        ask_changes: set[int] = set()
         if self.rng.random() < 0.3:
             self.mid_tick += self.rng.choice((-1, 1))
             low, high = self.mid_tick - self.depth, self.mid_tick + self.depth
             for tick in [t for t in self.bids if t >= self.mid_tick or t < low]:
                 del self.bids[tick]
-                bid_changes[tick] = 0.0
+                bid_changes.add(tick)
             for tick in [t for t in self.asks if t <= self.mid_tick or t > high]:
                 del self.asks[tick]
-                ask_changes[tick] = 0.0
-            for k in range(1, self.depth + 1):
-                if self.mid_tick - k not in self.bids:
-                    self.bids[self.mid_tick - k] = bid_changes[self.mid_tick - k] = self._size()
-                if self.mid_tick + k not in self.asks:
-                    self.asks[self.mid_tick + k] = ask_changes[self.mid_tick + k] = self._size()
+                ask_changes.add(tick)
+        # refill the grid (after a move, or after orders took whole levels)
+        for k in range(1, self.depth + 1):
+            if self.mid_tick - k not in self.bids and self.mid_tick - k < min(
+                self.asks, default=self.mid_tick + 1
+            ):
+                self.bids[self.mid_tick - k] = self._size()
+                bid_changes.add(self.mid_tick - k)
+            if self.mid_tick + k not in self.asks and self.mid_tick + k > max(
+                self.bids, default=self.mid_tick - 1
+            ):
+                self.asks[self.mid_tick + k] = self._size()
+                ask_changes.add(self.mid_tick + k)
         for _ in range(self.rng.randint(1, 3)):
             side, changes = (
                 (self.bids, bid_changes) if self.rng.random() < 0.5 else (self.asks, ask_changes)
             )
             tick = self.rng.choice(list(side))
-            side[tick] = changes[tick] = self._size()
-        return sorted(bid_changes.items()), sorted(ask_changes.items())
+            side[tick] = self._size()
+            changes.add(tick)
+        bid_changes |= self.pending_bids
+        ask_changes |= self.pending_asks
+        self.pending_bids.clear()
+        self.pending_asks.clear()
+        return bid_changes, ask_changes
+
+    def take(
+        self, is_buy: bool, quantity: float, limit_tick: int | None
+    ) -> list[tuple[int, float]]:
+        """Consume liquidity as a taker: (tick, qty) fills, best first; the changed levels go
+        out with the next depth update so subscribers stay in step."""
+        side, pending = (self.asks, self.pending_asks) if is_buy else (self.bids, self.pending_bids)
+        fills: list[tuple[int, float]] = []
+        left = quantity
+        for tick in sorted(side, reverse=not is_buy):
+            if left <= 1e-12:
+                break
+            if limit_tick is not None and (tick > limit_tick if is_buy else tick < limit_tick):
+                break
+            qty = min(left, side[tick])
+            fills.append((tick, qty))
+            left -= qty
+            remaining = round(side[tick] - qty, 8)
+            if remaining <= 0:
+                del side[tick]
+            else:
+                side[tick] = remaining
+            pending.add(tick)
+        return fills
+
+    def wire_changes(self, ticks: set[int], is_bid: bool) -> list[list[str]]:
+        side = self.bids if is_bid else self.asks
+        return self.wire_levels([(t, side.get(t, 0.0)) for t in sorted(ticks)])
 
     def levels(self, limit: int | None = None) -> tuple[Levels, Levels]:
         """Float levels, bids descending and asks ascending (ccxt's order)."""
@@ -131,6 +176,7 @@ class FakeBinance:
         seed: int = 1,
         tick_s: float = 0.02,
         history: int = 500,
+        balances: dict[str, float] | None = None,
     ) -> None:
         rng = random.Random(seed)
         mids = symbols or {"BTC/USDT": 30_000.0, "ETH/USDT": 2_000.0}
@@ -150,6 +196,8 @@ class FakeBinance:
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self.rest_delay_s = 0.0
+        self.frozen = False  # True: the books stop moving (order tests want a fixed book)
+        self.desk = OrderDesk(self, balances)
         self.port = 0
         # counters tests assert on
         self.connections_opened = 0
@@ -167,6 +215,7 @@ class FakeBinance:
         app.router.add_get("/api/v3/depth", self._depth)
         app.router.add_get("/api/v3/ping", self._ping)
         app.router.add_get("/api/v3/time", self._time)
+        self.desk.add_routes(app)
         app.router.add_get("/stream/{index}", self._websocket)
         app.router.add_get("/ws/{index}", self._websocket)
         self._runner = web.AppRunner(app, handle_signals=False)
@@ -200,9 +249,13 @@ class FakeBinance:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def ccxt_options(self) -> dict[str, Any]:
-        """The venue `options` (ccxt constructor config) that point ccxt.pro binance here."""
-        return ccxt_options_for(self.port)
+    def ccxt_options(self, keys: bool = False) -> dict[str, Any]:
+        """The venue `options` (ccxt constructor config) that point ccxt.pro binance here;
+        with `keys`, dummy API credentials for the order endpoints (any signature passes)."""
+        options = ccxt_options_for(self.port)
+        if keys:
+            options.update(apiKey="fake-key", secret="fake-secret")  # noqa: S106 - not a secret
+        return options
 
     # -- test controls ---------------------------------------------------------------------
 
@@ -311,6 +364,8 @@ class FakeBinance:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
+            if self.frozen:
+                continue
             for symbol, book in self.books.items():
                 text = self._next_message(symbol, book)
                 if text is None:
@@ -342,8 +397,8 @@ class FakeBinance:
                 "s": book.market_id,
                 "U": first,
                 "u": book.update_id,
-                "b": book.wire_levels(bid_ch),
-                "a": book.wire_levels(ask_ch),
+                "b": book.wire_changes(bid_ch, True),
+                "a": book.wire_changes(ask_ch, False),
             }
         )
 
@@ -403,6 +458,7 @@ def ccxt_options_for(port: int) -> dict[str, Any]:
             "defaultType": "spot",
             "fetchMarkets": {"types": ["spot"]},
             "fetchCurrencies": False,
+            "fetchMargins": False,  # else, with keys, load_markets calls /sapi margin pairs
         },
         "timeout": 2000,
     }
