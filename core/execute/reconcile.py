@@ -1,0 +1,121 @@
+"""Restart safety: bring the journal in line with the venues before trading again.
+
+Orders the journal last saw pending, open or unknown are queried on their venue (by our client
+order id, which every order carried) and their real state and fills are stored; a `pending`
+order the venue never saw becomes `not_found`. Every trade the journal last saw in flight is
+marked `needs_attention` with what was learned (legs, fills, the residual position), so it is
+shown to the trader and never dropped; nothing is unwound automatically after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+import ccxt
+
+from core.execute.legs import apply_order
+from core.execute.model import Venue
+from core.execute.pnl import account
+from core.journal import Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    orders: tuple[OrderRecord, ...]  # their state after reconciliation
+    unresolved: tuple[OrderRecord, ...]  # venue unreachable or unknown: still to check
+    trades: tuple[TradeRecord, ...]  # in-flight trades, now needs_attention
+
+
+async def reconcile(
+    journal: Journal,
+    exchanges: Mapping[str, Venue],
+    *,
+    clock: Callable[[], float] = time.time,
+    timeout_s: float = 10.0,
+) -> ReconcileReport:
+    orders: list[OrderRecord] = []
+    unresolved: list[OrderRecord] = []
+    for record in journal.open_orders():
+        updated = await _reconcile_order(
+            journal, exchanges.get(record.venue), record, clock, timeout_s
+        )
+        orders.append(updated)
+        if not updated.status.final:
+            unresolved.append(updated)
+    trades: list[TradeRecord] = []
+    for trade in journal.in_flight_trades():
+        base, _, quote = trade.symbol.partition("/")
+        books = account(trade.legs, base, quote)
+        legs = ", ".join(
+            f"{leg.role} {leg.venue} {leg.status} filled {leg.filled}" for leg in trade.legs
+        )
+        open_legs = [leg.client_order_id for leg in trade.legs if not leg.status.final]
+        reason = f"in flight when arbdesk stopped ({trade.status}); legs: {legs or 'none sent'}"
+        if books.base_position:
+            reason += f"; residual position {books.base_position} {base} not unwound"
+        if open_legs:
+            reason += f"; order state still unknown: {', '.join(open_legs)}"
+        journal.update_trade(
+            trade.id,
+            TradeStatus.NEEDS_ATTENTION,
+            reason,
+            realized_pnl=books.realized_pnl,
+            fees=books.fees,
+            volume=books.volume,
+            residual=books.base_position,
+            finished_at=clock(),
+        )
+        found = journal.trade(trade.id)
+        if found is not None:
+            trades.append(found)
+    return ReconcileReport(tuple(orders), tuple(unresolved), tuple(trades))
+
+
+async def _reconcile_order(
+    journal: Journal,
+    exchange: Venue | None,
+    record: OrderRecord,
+    clock: Callable[[], float],
+    timeout_s: float,
+) -> OrderRecord:
+    if exchange is None:
+        unknown = replace(
+            record, status=OrderStatus.UNKNOWN, error=f"no adapter for venue {record.venue}"
+        )
+        journal.update_order(unknown)
+        return unknown
+    ident = record.venue_order_id or record.client_order_id
+    params = {"clientOrderId": record.client_order_id}
+    try:
+        raw = await asyncio.wait_for(exchange.fetch_order(ident, record.symbol, params), timeout_s)
+    except ccxt.OrderNotFound:
+        gone = replace(
+            record, status=OrderStatus.NOT_FOUND, updated_at=clock(), error="venue never saw it"
+        )
+        journal.update_order(gone)
+        return gone
+    except (ccxt.BaseError, TimeoutError, OSError) as exc:
+        unknown = replace(
+            record, status=OrderStatus.UNKNOWN, updated_at=clock(), error=f"reconcile failed: {exc}"
+        )
+        journal.update_order(unknown)
+        return unknown
+    updated, fills = apply_order(record, raw, clock())
+    journal.update_order(updated, fills)
+    if updated.status is OrderStatus.OPEN:
+        # Left open by a crash: cancel it (a trade from a dead process must not keep going).
+        try:
+            raw = await asyncio.wait_for(
+                exchange.cancel_order(ident, record.symbol, params), timeout_s
+            )
+            raw = await asyncio.wait_for(
+                exchange.fetch_order(ident, record.symbol, params), timeout_s
+            )
+        except (ccxt.BaseError, TimeoutError, OSError):
+            return updated
+        updated, fills = apply_order(updated, raw, clock())
+        journal.update_order(updated, fills)
+    return updated
