@@ -14,7 +14,7 @@ from core.book import OrderBook
 from core.bus import EventBus
 from core.events import Event, FeedHealthChanged, FeedMessageDropped, FeedState, VenueProblem
 from core.feeds.feedset import FeedSet
-from core.settings import FeedSettings, Settings, ThresholdSettings, VenueKind, VenueSettings
+from core.settings import FeedSettings, Mode, Settings, ThresholdSettings, VenueKind, VenueSettings
 from tests.fakes.binance import FakeBinance, ccxt_options_for
 
 pytestmark = pytest.mark.timeout(30)
@@ -24,7 +24,7 @@ DEPTH = 20
 
 def make_settings(*venues: tuple[str, dict[str, Any], list[str]]) -> Settings:
     return Settings(
-        mode="paper",
+        mode=Mode.PAPER,
         venues=[
             VenueSettings(
                 name=name, kind=VenueKind.CCXT, exchange_id="binance", symbols=syms, options=opts
@@ -104,7 +104,7 @@ async def test_snapshot_and_diffs_build_the_venue_book(fake_binance: FakeBinance
         await until(lambda: len(rec.updates) >= 30)
     finally:
         await feeds.stop()
-    seqs = [u[2] for u in rec.updates]
+    seqs = [u[2] or 0 for u in rec.updates]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     for _, symbol, seq, top in rec.updates:
         assert matches_truth(fake_binance, symbol, seq, top)
