@@ -501,8 +501,12 @@ class Executor:
             opp = trade.opportunity
             if order.side == "buy":
                 slip = (float(order.average) / opp.buy_vwap - 1.0) * 10_000.0
+                within = order.price is None or order.average <= order.price
             else:
                 slip = (1.0 - float(order.average) / opp.sell_vwap) * 10_000.0
+                within = order.price is None or order.average >= order.price
+            if within:  # at or inside our own limit: only tick rounding can exceed the bound
+                slip = min(slip, self.thresholds.max_slippage_bps)
             self.breaker.record_slippage(order.venue, slip, now)
         self._publish(TradeUpdated(trade=trade.view(), at=now))
 
@@ -646,6 +650,8 @@ class Executor:
     def _close(self, trade: Trade) -> None:
         self.active.pop(trade.id, None)
         self.finished.append(trade)
+        if not self.active:  # idle: the WAL checkpoint (an fsync) stays off the order path
+            self.journal.checkpoint()
         self._publish(TradeUpdated(trade=trade.view(), at=trade.finished_at or self.clock()))
 
     # -- kill switch and shutdown ---------------------------------------------------------------
