@@ -1,0 +1,1 @@
+"""The local EVM devnet: anvil from npm, official Uniswap bytecode, and a deployment manifest."""
