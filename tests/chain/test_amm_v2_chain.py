@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 
 import pytest
+from eth_abi import decode
 
 from core.amm.errors import AmmRevert
 from core.amm.v2 import get_amount_in, get_amount_out, optimal_two_pool_arbitrage
 from core.chain.devnet import Devnet
 from core.chain.rpc import RpcError, eth_calls
-from eth_abi import decode
 from tests.chain.helpers import DEADLINE, balance, contract, deploy_token, send, v2_reserves
 
 pytestmark = pytest.mark.devnet
