@@ -68,6 +68,7 @@ class VenueProblem(Event):
 @dataclass(frozen=True, slots=True)
 class OpportunityFound(Event):
     opportunity: Any  # core.detect.model.Opportunity (Any here to keep this module leaf-level)
+    refreshed: bool = False  # True when it re-confirms a pending opportunity (same id)
 
 
 @dataclass(frozen=True, slots=True)

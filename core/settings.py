@@ -223,6 +223,27 @@ class ExecutionSettings(_Section):
     cancel_on_kill: bool = True
     """The kill switch also cancels open orders."""
 
+    paper_balances: dict[str, float] = Field(
+        default_factory=lambda: {
+            "USDT": 100_000.0,
+            "USDC": 100_000.0,
+            "BTC": 1.0,
+            "ETH": 25.0,
+            "SOL": 400.0,
+            "XRP": 30_000.0,
+            "LINK": 3_000.0,
+        }
+    )
+    """Starting balance per currency of each venue in paper mode (units of that currency)."""
+
+    @field_validator("paper_balances")
+    @classmethod
+    def _non_negative_balances(cls, balances: dict[str, float]) -> dict[str, float]:
+        bad = [c for c, amount in balances.items() if amount < 0]
+        if bad:
+            raise ValueError(f"balances must not be negative: {', '.join(bad)}")
+        return balances
+
 
 class JournalSettings(_Section):
     """The SQLite journal."""

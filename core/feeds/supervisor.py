@@ -78,9 +78,10 @@ class FeedSupervisor:
         self.health.set(FeedState.CONNECTING)
         while True:
             try:
-                raw = await asyncio.wait_for(
-                    self.exchange.watch_order_book(self.symbol), self.watchdog_s
-                )
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that
+                # races with a result, and this loop would then never stop.
+                async with asyncio.timeout(self.watchdog_s):
+                    raw = await self.exchange.watch_order_book(self.symbol)
             except TimeoutError:
                 await self._watchdog_fired()
                 continue

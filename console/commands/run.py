@@ -1,0 +1,94 @@
+"""`arbdesk run` (also bare `arbdesk`): the console, or the engine headless with JSON events."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from typing import TextIO
+
+from console.commands._common import add_config_arg, settings_or_exit
+from core.events import BookUpdated
+from core.serialize import event_to_dict
+from core.settings import Mode, Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="open the console (default command)")
+    add_config_arg(parser)
+    parser.add_argument("--headless", action="store_true", help="no console: JSON events on stdout")
+    parser.add_argument("--auto", action="store_true", help="auto-execute opportunities")
+    parser.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
+    parser.add_argument(
+        "--i-understand-live",
+        action="store_true",
+        help="confirm live trading with real money (headless; the console asks instead)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    settings = settings_or_exit(args)
+    if settings is None:
+        return 1
+    from core.logsetup import setup_logging
+
+    setup_logging(settings)
+    if args.auto:
+        settings.execution.auto_execute = True
+    if args.headless:
+        if settings.mode is Mode.LIVE and not args.i_understand_live:
+            print(
+                "arbdesk: mode is LIVE (real orders). Re-run with --i-understand-live to confirm.",
+                file=sys.stderr,
+            )
+            return 2
+        return asyncio.run(run_headless(settings, args.seconds, sys.stdout))
+    from console.app import run_console
+
+    return run_console(settings, seconds=args.seconds, live_confirmed=args.i_understand_live)
+
+
+async def run_headless(settings: Settings, seconds: float | None, out: TextIO) -> int:
+    """Events as JSON lines until N seconds pass or SIGINT/SIGTERM/SIGHUP arrives.
+
+    On a signal (an SSH session dropping sends SIGHUP) the engine takes no new trades, finishes
+    or unwinds the legs in flight, flushes the journal, then exits.
+    """
+    from core.engine import Engine
+
+    engine = Engine(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    if seconds is not None:
+        loop.call_later(seconds, stop.set)
+    # Book updates are too many for a line each; everything else is printed.
+    sub = engine.bus.subscribe()
+    await engine.start()
+    printer = asyncio.create_task(_print_events(sub, out))
+    try:
+        await stop.wait()
+    finally:
+        await engine.stop()
+        await asyncio.sleep(0)
+        printer.cancel()
+        for event in sub.drain():
+            _write(event, out)
+    return 0
+
+
+async def _print_events(sub, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+    while True:
+        for event in await sub.next_batch():
+            _write(event, out)
+
+
+def _write(event: object, out: TextIO) -> None:
+    if isinstance(event, BookUpdated):
+        return
+    out.write(json.dumps(event_to_dict(event), default=str) + "\n")
+    out.flush()

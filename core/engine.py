@@ -1,0 +1,423 @@
+"""The engine: wires feeds, books, detector, risk, executor and journal; the one object the
+console (and the headless commands) talk to.
+
+Data flow: feeds -> books -> detector (per update, plus a periodic sweep) -> the opportunity
+board -> risk gate -> approval (manual) or executor (auto) -> legs -> journal -> events.
+
+The mode only chooses adapters here at start-up (simulated venues, ccxt.pro venues wrapped in
+the paper broker, or live ccxt.pro venues); nothing below branches on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from loguru import logger
+
+from core.book import OrderBook
+from core.bus import EventBus
+from core.detect.model import Opportunity
+from core.detect.spread import SpreadDetector
+from core.detect.top_of_book import SpreadRow, spread_rows
+from core.events import (
+    BookUpdated,
+    EngineMessage,
+    Event,
+    FeedHealthChanged,
+    FeedState,
+    OpportunityExpired,
+    OpportunityFound,
+)
+from core.execute.executor import Executor
+from core.execute.model import TradeView
+from core.execute.paper import PaperExchange
+from core.execute.reconcile import reconcile
+from core.feeds.feedset import FeedSet
+from core.feeds.sim import SimMarket
+from core.journal import Journal
+from core.keys import KeyStore, load_venue_credentials
+from core.opportunities import OpportunityBoard
+from core.risk import BreakerView, CircuitBreaker
+from core.serialize import to_jsonable
+from core.settings import Mode, Settings, VenueKind
+from core.settings_edit import (
+    EditableField,
+    SettingChange,
+    apply_setting,
+    editable_fields,
+    write_toml_value,
+)
+
+# Worst first: a venue's health is the worst state of its symbols' feeds.
+_SEVERITY = {
+    FeedState.DOWN: 0,
+    FeedState.RESYNCING: 1,
+    FeedState.STALE: 2,
+    FeedState.CONNECTING: 3,
+    FeedState.LIVE: 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    venue: str
+    symbol: str
+    state: FeedState
+    reason: str
+    last_update_at: float
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        passphrase_provider: Callable[[bool], str | None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._passphrase_provider = passphrase_provider
+        self.clock = clock
+        self.bus = EventBus()
+        self.venues: list[str] = [v.name for v in settings.venues]
+        self.symbols: list[str] = sorted({s for v in settings.venues for s in v.symbols})
+        # symbol -> venue -> book; the same OrderBook objects the feeds write into.
+        self.books: dict[str, dict[str, OrderBook]] = {}
+        self.taker_fee_bps = {v.name: v.taker_fee_bps for v in settings.venues}
+        self.detector = SpreadDetector(
+            self.books,
+            self.taker_fee_bps,
+            settings.thresholds,
+            max_levels=settings.detector.max_levels,
+            clock=clock,
+        )
+        self.board = OpportunityBoard()
+        self.exchanges: dict[str, Any] = {}
+        self.sim_market: Any = None
+        self.started_at = 0.0
+        self.counters = {"opportunities": 0, "book_updates": 0, "dropped_messages": 0}
+        self._feed_status: dict[tuple[str, str], FeedStatus] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._feeds: FeedSet | None = None
+        self._running = False
+        self.journal: Journal | None = None
+        self.breaker: CircuitBreaker | None = None
+        self.executor: Executor | None = None
+        self._submits: set[asyncio.Task[Any]] = set()
+        self.bus.listen(self._track_feed_health)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self, *, trading: bool = True) -> None:
+        """Start feeds and detection; with `trading`, also the journal, risk and executor."""
+        self.started_at = self.clock()
+        sim_venues = [v for v in self.settings.venues if v.kind is VenueKind.SIM]
+        if sim_venues:
+            self.sim_market = SimMarket(self.settings.sim, sim_venues)
+            self._spawn(self.sim_market.run(), "sim-market")
+        self._feeds = FeedSet(
+            self.settings,
+            self.bus.publish,
+            on_update=self._on_book_update,
+            sim_market=self.sim_market,
+        )
+        await self._feeds.start()
+        self.exchanges = self._feeds.exchanges
+        for (venue, symbol), book in self._feeds.books.items():
+            self.books.setdefault(symbol, {})[venue] = book
+        if trading:
+            await self._start_trading()
+        self._spawn(self._sweep_loop(), "detector-sweep")
+        self._running = True
+        self._message("INFO", f"engine started in {self.settings.mode.value} mode")
+
+    async def _start_trading(self) -> None:
+        settings = self.settings
+        self.journal = Journal(settings.resolve_path(settings.journal.path))
+        self.breaker = CircuitBreaker(
+            settings.risk, settings.thresholds, journal=self.journal, bus=self.bus, clock=self.clock
+        )
+        self.bus.listen(self.breaker.on_event)
+        order_venues = self._order_venues()
+        self.executor = Executor(
+            settings.execution,
+            settings.risk,
+            settings.thresholds,
+            exchanges=order_venues,
+            books=self.books,
+            journal=self.journal,
+            breaker=self.breaker,
+            bus=self.bus,
+            clock=self.clock,
+        )
+        # Orders a previous run left open are settled with their venues before any new trade.
+        report = await reconcile(self.journal, order_venues, clock=self.clock)
+        for trade in report.trades:
+            self._message(
+                "WARNING", f"trade {trade.id} was in flight at the last exit: needs attention"
+            )
+        for order in report.unresolved:
+            self._message(
+                "WARNING", f"order {order.client_order_id} on {order.venue} is unresolved"
+            )
+
+    def _order_venues(self) -> dict[str, Any]:
+        """The adapters orders go to: the mode's only effect on trading."""
+        if self.settings.mode is Mode.PAPER:
+            stale_s = self.settings.thresholds.stale_after_ms / 1000
+            return {
+                name: PaperExchange(
+                    exchange,
+                    functools.partial(self._book_of, name),
+                    {c: Decimal(str(v)) for c, v in self.settings.execution.paper_balances.items()},
+                    stale_after_s=stale_s,
+                    clock=self.clock,
+                )
+                for name, exchange in self.exchanges.items()
+            }
+        if self.settings.mode is Mode.LIVE:
+            store = KeyStore(self.settings, self._passphrase_provider)
+            for name, exchange in self.exchanges.items():
+                for field, value in load_venue_credentials(name, self.settings, store).items():
+                    setattr(exchange, field, value)
+        return dict(self.exchanges)
+
+    def _book_of(self, venue: str, symbol: str) -> OrderBook | None:
+        return self.books.get(symbol, {}).get(venue)
+
+    async def stop(self) -> None:
+        if not self._running and not self._tasks:
+            return
+        self._running = False
+        if self.executor is not None:
+            left = await self.executor.drain(timeout_s=self.settings.execution.leg_timeout_s * 3)
+            for trade_id in left:
+                self._message("WARNING", f"trade {trade_id} still in flight at exit")
+        if self.sim_market is not None:
+            self.sim_market.stop()
+        if self._feeds is not None:
+            await self._feeds.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.journal is not None:
+            self.journal.flush()
+            self.journal.close()
+        self._message("INFO", "engine stopped")
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))
+
+    # -- market data → detection -----------------------------------------------------------
+
+    def _on_book_update(self, venue: str, symbol: str, book: OrderBook) -> None:
+        self.counters["book_updates"] += 1
+        now = self.clock()
+        self.bus.publish(
+            BookUpdated(
+                venue,
+                symbol,
+                book.best_bid_price,
+                book.best_ask_price,
+                book.exchange_ts,
+                book.received_at,
+                book.sequence,
+                at=now,
+            )
+        )
+        for opportunity in self.detector.check_symbol(symbol, venue):
+            self._on_opportunity(opportunity)
+
+    def _on_opportunity(self, opportunity: Opportunity) -> None:
+        stored, refreshed = self.board.offer(opportunity)
+        if not refreshed:
+            self.counters["opportunities"] += 1
+            if self.journal is not None:
+                self.journal.record_opportunity(stored, "found", at=stored.detected_at)
+        self.bus.publish(OpportunityFound(stored, refreshed, at=self.clock()))
+        if self.settings.execution.auto_execute and self._auto_allowed(stored):
+            self.board.take(stored.id)
+            task = asyncio.create_task(self._submit(stored, "auto"), name=f"auto:{stored.id}")
+            self._submits.add(task)
+            task.add_done_callback(self._submits.discard)
+
+    def _auto_allowed(self, opportunity: Opportunity) -> bool:
+        """Auto mode leaves an opportunity on the board while the breaker would refuse it, so
+        a persisting spread does not become a stream of refusals."""
+        if self.executor is None or self.breaker is None or not self.executor.accepting:
+            return False
+        if self.in_flight() >= self.settings.risk.max_concurrent_trades:
+            return False
+        venues = (opportunity.buy_venue, opportunity.sell_venue)
+        return self.breaker.check(venues, opportunity.symbol).allowed
+
+    async def _submit(self, opportunity: Opportunity, how: str) -> str:
+        assert self.executor is not None
+        submission = await self.executor.submit(opportunity)
+        status = "executed" if submission.accepted else "refused"
+        if self.journal is not None:
+            self.journal.record_opportunity(opportunity, status, submission.reason, at=self.clock())
+        if submission.accepted:
+            text = f"{how}: {opportunity.symbol} trade {submission.trade_id} legs sent"
+        else:
+            text = f"{how}: {opportunity.symbol} refused: {submission.reason}"
+        self._message("INFO" if submission.accepted else "WARNING", text)
+        return text
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.detector.sweep_interval_ms / 1000)
+            self.sweep()
+
+    def sweep(self) -> None:
+        """One full detector sweep plus opportunity expiry (also called by tests)."""
+        for opportunity in self.detector.sweep():
+            self._on_opportunity(opportunity)
+        now = self.clock()
+        for gone in self.board.expire(now):
+            if self.journal is not None:
+                self.journal.record_opportunity(gone, "expired", at=now)
+            self.bus.publish(OpportunityExpired(gone.id, "ttl", at=now))
+
+    def _track_feed_health(self, event: Event) -> None:
+        if isinstance(event, FeedHealthChanged):
+            book = self.books.get(event.symbol, {}).get(event.venue)
+            last = book.received_at if book is not None else 0.0
+            self._feed_status[(event.venue, event.symbol)] = FeedStatus(
+                event.venue, event.symbol, event.state, event.reason, last
+            )
+
+    def _message(self, level: str, text: str) -> None:
+        logger.log(level, text)
+        self.bus.publish(EngineMessage(level, text, at=self.clock()))
+
+    # -- what the console reads ------------------------------------------------------------
+
+    def pending_opportunities(self) -> list[Opportunity]:
+        return self.board.pending()
+
+    def spread_rows(self) -> list[SpreadRow]:
+        return spread_rows(
+            self.books,
+            self.taker_fee_bps,
+            self.clock(),
+            self.settings.thresholds.stale_after_ms / 1000,
+        )
+
+    def feed_status(self) -> list[FeedStatus]:
+        out = []
+        for venue in self.venues:
+            for symbol in self.symbols:
+                book = self.books.get(symbol, {}).get(venue)
+                if book is None:
+                    continue
+                status = self._feed_status.get((venue, symbol))
+                state = status.state if status else FeedState.CONNECTING
+                reason = status.reason if status else ""
+                out.append(FeedStatus(venue, symbol, state, reason, book.received_at))
+        return out
+
+    def venue_health(self) -> dict[str, FeedState]:
+        worst: dict[str, FeedState] = {}
+        for status in self.feed_status():
+            current = worst.get(status.venue)
+            if current is None or _SEVERITY[status.state] < _SEVERITY[current]:
+                worst[status.venue] = status.state
+        return worst
+
+    def breaker_state(self) -> str:
+        return self.breaker.state().value if self.breaker is not None else "CLOSED"
+
+    def breaker_view(self) -> BreakerView | None:
+        return self.breaker.view() if self.breaker is not None else None
+
+    @property
+    def killed(self) -> bool:
+        return self.breaker is not None and self.breaker.killed
+
+    def pnl_today_usd(self) -> Decimal:
+        return self.breaker.daily_pnl_usd if self.breaker is not None else Decimal(0)
+
+    def active_trades(self) -> list[TradeView]:
+        trades = self.executor.trades() if self.executor is not None else []
+        return [t for t in trades if t.finished_at is None]
+
+    def finished_trades(self) -> list[TradeView]:
+        trades = self.executor.trades() if self.executor is not None else []
+        return [t for t in trades if t.finished_at is not None]
+
+    def in_flight(self) -> int:
+        return len(self.executor.active) if self.executor is not None else 0
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.counters)
+        out["pending"] = len(self.board)
+        if self.executor is not None:
+            out.update(to_jsonable(self.executor.stats()))
+        return out
+
+    @property
+    def auto_execute(self) -> bool:
+        return self.settings.execution.auto_execute
+
+    # -- commands ---------------------------------------------------------------------------
+
+    async def approve(self, opportunity_id: str) -> str:
+        """Send an opportunity to the executor; returns a line saying what happened."""
+        opportunity = self.board.take(opportunity_id)
+        if opportunity is None:
+            return f"opportunity {opportunity_id} is no longer pending"
+        self.bus.publish(OpportunityExpired(opportunity_id, "approved", at=self.clock()))
+        if self.executor is None:
+            return "trading is not running (scan mode)"
+        return await self._submit(opportunity, "approved")
+
+    def reject(self, opportunity_id: str) -> None:
+        opportunity = self.board.take(opportunity_id)
+        if opportunity is not None:
+            if self.journal is not None:
+                self.journal.record_opportunity(opportunity, "rejected", at=self.clock())
+            self.bus.publish(OpportunityExpired(opportunity_id, "rejected", at=self.clock()))
+            self._message("INFO", f"rejected {opportunity.symbol} {opportunity.id}")
+
+    def set_auto_execute(self, on: bool) -> None:
+        self.update_setting("execution.auto_execute", on)
+
+    def kill(self, reason: str = "kill switch pressed") -> None:
+        """Halt new trades at once (feeds keep running); open orders are cancelled when
+        execution.cancel_on_kill is set."""
+        if self.breaker is not None:
+            self.breaker.kill(reason)
+        self._message("WARNING", f"KILL SWITCH: {reason}")
+
+    def resume(self) -> None:
+        if self.breaker is not None:
+            self.breaker.resume()
+        self._message("INFO", "trading resumed")
+
+    def set_theme(self, name: str) -> None:
+        """Remember the console theme (written to settings.toml)."""
+        self.settings.ui.theme = name
+        if self.settings.toml_path is not None:
+            write_toml_value(self.settings.toml_path, "ui", "theme", name)
+
+    def editable_settings(self) -> list[EditableField]:
+        return editable_fields(self.settings)
+
+    def update_setting(self, path: str, raw: Any) -> SettingChange:
+        """Validate + apply live + write back; raises SettingsError and changes nothing."""
+        change = apply_setting(self.settings, path, raw)
+        if self.journal is not None:
+            self.journal.record_setting_change(path, change.old, change.new, self.clock())
+        self._message("INFO", f"setting {path}: {change.old!r} -> {change.new!r}")
+        return change
