@@ -293,6 +293,45 @@ class KeySettings(_Section):
     """Environment variable read for the cryptfile passphrase when no one can be asked."""
 
 
+
+class ChainSettings(_Section):
+    """The EVM chain: in `sim` mode a local anvil devnet with the official Uniswap contracts."""
+
+    rpc_url: str = ""
+    """JSON-RPC endpoint (http/https). Empty: start a local anvil on 127.0.0.1 (sim mode)."""
+
+    manifest_path: Path = Path(".devnet/manifest.json")
+    """Where `arbdesk devnet up` writes the deployment manifest that sim mode reads (relative
+    paths are relative to the settings file)."""
+
+    anvil_block_time_s: float = Field(default=0.0, ge=0, le=60)
+    """anvil block interval in seconds; 0 mines a block as soon as a transaction arrives."""
+
+    slippage_bps: float = Field(default=30.0, ge=0, le=5_000)
+    """DEX legs: amountOutMin is the quoted output less this, in basis points."""
+
+    deadline_s: int = Field(default=60, ge=1, le=3_600)
+    """DEX legs: the router deadline, in seconds after sending."""
+
+    priority_fee_gwei: float = Field(default=0.01, ge=0, le=1_000)
+    """EIP-1559 priority fee (tip) offered per gas, in gwei."""
+
+    max_fee_gwei: float = Field(default=200.0, gt=0, le=100_000)
+    """Highest total fee per gas (base + priority) a transaction may pay, in gwei."""
+
+    @field_validator("rpc_url")
+    @classmethod
+    def _check_rpc_url(cls, url: str) -> str:
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("rpc_url must be empty (local anvil) or an http(s):// URL")
+        return url
+
+    @model_validator(mode="after")
+    def _check_fees(self) -> ChainSettings:
+        if self.priority_fee_gwei > self.max_fee_gwei:
+            raise ValueError("priority_fee_gwei must not exceed max_fee_gwei")
+        return self
+
 SIM_SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "LINK/USDT", "ETH/BTC"]
 
 
@@ -332,6 +371,7 @@ class Settings(BaseSettings):
     ui: UiSettings = Field(default_factory=UiSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     keys: KeySettings = Field(default_factory=KeySettings)
+    chain: ChainSettings = Field(default_factory=ChainSettings)
 
     @field_validator("venues")
     @classmethod
