@@ -81,6 +81,7 @@ def make_rig(
     risk: RiskSettings | None = None,
     latency_ms: int = 20,
     dislocation_bps: float = -60.0,
+    unknown_order_grace_s: float = 0.3,
 ) -> Rig:
     venues = [
         VenueSettings(name=CHEAP, kind=VenueKind.SIM, taker_fee_bps=10.0, symbols=[SYMBOL]),
@@ -109,6 +110,7 @@ def make_rig(
         breaker=breaker,
         bus=bus,
         poll_interval_s=0.01,
+        unknown_order_grace_s=unknown_order_grace_s,
     )
     rig = Rig(market, books, journal, breaker, executor, bus)
     bus.listen(rig.events.append)

@@ -42,7 +42,7 @@ from core.events import (
     TradeUnwinding,
     TradeUpdated,
 )
-from core.execute.legs import LegRunner
+from core.execute.legs import UNKNOWN_GRACE_S, LegRunner
 from core.execute.model import ZERO, ExecutorStats, LegOutcome, Submission, Trade, TradeView, Venue
 from core.execute.pnl import account
 from core.journal import D, Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
@@ -98,6 +98,7 @@ class Executor:
         bus: EventBus | None = None,
         clock: Clock = time.time,
         poll_interval_s: float = 0.05,
+        unknown_order_grace_s: float = UNKNOWN_GRACE_S,
     ) -> None:
         self.execution = execution
         self.risk = risk
@@ -108,7 +109,12 @@ class Executor:
         self.breaker = breaker
         self.bus = bus
         self.clock = clock
-        self.legs = LegRunner(journal, clock=clock, poll_interval_s=poll_interval_s)
+        self.legs = LegRunner(
+            journal,
+            clock=clock,
+            poll_interval_s=poll_interval_s,
+            unknown_grace_s=unknown_order_grace_s,
+        )
         self.active: dict[str, Trade] = {}
         self.finished: deque[Trade] = deque(maxlen=FINISHED_KEPT)
         self._tasks: dict[str, asyncio.Task[Trade]] = {}

@@ -4,6 +4,13 @@ A leg never raises. Whatever happens (rejection, timeout, a lost connection afte
 left) it returns the last known state of the order: if the send outcome is unknown the order
 is looked up by our client order id; if it is still open at the deadline it is cancelled and
 fetched once more, so the fill we record is the venue's, never one we assumed.
+
+A request that timed out may still be travelling: the venue can accept it after our first
+lookup said "not found". So "not found" is only concluded after `unknown_grace_s` of repeated
+lookups (backing off, bounded); an order that shows up in that window is followed like any
+other and its fills are counted (the executor then unwinds the imbalance). Binance drops a
+signed request older than its `recvWindow` (5 s by default), which is what the default grace
+covers.
 """
 
 from __future__ import annotations
@@ -21,6 +28,12 @@ from core.execute.model import LegOutcome, Venue
 from core.journal import D, FillRecord, Journal, OrderRecord, OrderStatus
 
 Clock = Callable[[], float]
+
+UNKNOWN_GRACE_S = 6.0
+"""How long an order whose send outcome is unknown is looked for before it counts as never
+placed, in seconds (a little over Binance's default 5 s recvWindow)."""
+LOOKUP_BACKOFF_MAX_S = 1.0
+"""Longest pause between two lookups of an order whose send outcome is unknown, in seconds."""
 
 _STATUS = {
     "open": OrderStatus.OPEN,
@@ -159,11 +172,13 @@ class LegRunner:
         *,
         clock: Clock = time.time,
         poll_interval_s: float = 0.05,
+        unknown_grace_s: float = UNKNOWN_GRACE_S,
         on_update: Callable[[OrderRecord], None] | None = None,
     ) -> None:
         self.journal = journal
         self.clock = clock
         self.poll_interval_s = poll_interval_s
+        self.unknown_grace_s = unknown_grace_s
         self.on_update = on_update
         self.open_orders: dict[str, tuple[Venue, OrderRecord]] = {}  # for the kill switch
 
@@ -208,7 +223,8 @@ class LegRunner:
         params: dict[str, Any] | None = None,
     ) -> LegOutcome:
         """Send a journaled order and follow it to a final state (never raises)."""
-        deadline = time.monotonic() + timeout_s
+        sent_at = time.monotonic()
+        deadline = sent_at + timeout_s
         fills: list[FillRecord] = []
         request = {"clientOrderId": record.client_order_id, **(params or {})}
         self.open_orders[record.client_order_id] = (exchange, record)
@@ -229,7 +245,7 @@ class LegRunner:
                 # The request may or may not have reached the venue: ask it.
                 why = f"send outcome unknown ({type(exc).__name__}: {exc or 'timeout'})"
                 record = self._store(replace(record, error=why, updated_at=self.clock()), [])
-                return await self._settle_unknown(exchange, record, fills, deadline)
+                return await self._settle_unknown(exchange, record, fills, deadline, sent_at)
             except ccxt.BaseError as exc:  # the venue answered no
                 rejected = replace(
                     record,
@@ -241,7 +257,7 @@ class LegRunner:
             except Exception as exc:  # noqa: BLE001 - a bug or odd adapter: find out, don't guess
                 why = f"send failed ({type(exc).__name__}: {exc})"
                 record = self._store(replace(record, error=why, updated_at=self.clock()), [])
-                return await self._settle_unknown(exchange, record, fills, deadline)
+                return await self._settle_unknown(exchange, record, fills, deadline, sent_at)
             record = self._absorb(record, raw, fills)
             return await self._follow(exchange, record, fills, deadline)
         finally:
@@ -298,28 +314,55 @@ class LegRunner:
         return await self._fetch_final(exchange, record, fills, attempts=3)
 
     async def _settle_unknown(
-        self, exchange: Venue, record: OrderRecord, fills: list[FillRecord], deadline: float
+        self,
+        exchange: Venue,
+        record: OrderRecord,
+        fills: list[FillRecord],
+        deadline: float,
+        sent_at: float,
     ) -> LegOutcome:
-        """The send's outcome is unknown: look the order up by our client order id."""
-        for _attempt in range(3):
+        """The send's outcome is unknown: look the order up by our client order id, again and
+        again (backing off) until it is found or the grace period since the send is over."""
+        grace_end = sent_at + self.unknown_grace_s
+        pause = self.poll_interval_s
+        lookups = failures = 0
+        while True:
+            lookups += 1
             try:
                 raw = await asyncio.wait_for(
                     exchange.fetch_order(record.client_order_id, record.symbol, self._ids(record)),
-                    timeout=5.0,
+                    timeout=max(0.5, min(5.0, grace_end - time.monotonic())),
                 )
             except ccxt.OrderNotFound:
-                gone = replace(record, status=OrderStatus.NOT_FOUND, updated_at=self.clock())
-                return LegOutcome(self._store(gone, []), tuple(fills))
+                if time.monotonic() >= grace_end:
+                    waited = time.monotonic() - sent_at
+                    gone = replace(
+                        record,
+                        status=OrderStatus.NOT_FOUND,
+                        error=f"{record.error}; not found in {lookups} lookups over {waited:.1f}s",
+                        updated_at=self.clock(),
+                    )
+                    return LegOutcome(self._store(gone, []), tuple(fills))
             except (ccxt.BaseError, TimeoutError, OSError) as exc:
-                record = replace(record, error=f"{record.error}; lookup failed: {exc}")
-                await asyncio.sleep(self.poll_interval_s)
-                continue
-            record = self._absorb(record, raw, fills)
-            if record.status.final:
-                return LegOutcome(record, tuple(fills))
-            return await self._follow(exchange, record, fills, deadline)
-        unknown = replace(record, status=OrderStatus.UNKNOWN, updated_at=self.clock())
-        return LegOutcome(self._store(unknown, []), tuple(fills))
+                failures += 1
+                if failures >= 3 and time.monotonic() >= grace_end:
+                    unknown = replace(
+                        record,
+                        status=OrderStatus.UNKNOWN,
+                        error=f"{record.error}; lookup failed: {exc}",
+                        updated_at=self.clock(),
+                    )
+                    return LegOutcome(self._store(unknown, []), tuple(fills))
+            else:
+                record = self._absorb(record, raw, fills)
+                if lookups > 1:
+                    note = f"{record.error}; found on lookup {lookups}"
+                    record = self._store(replace(record, error=note), [])
+                if record.status.final:
+                    return LegOutcome(record, tuple(fills))
+                return await self._follow(exchange, record, fills, deadline)
+            await asyncio.sleep(max(0.0, min(pause, grace_end - time.monotonic())))
+            pause = min(pause * 2, LOOKUP_BACKOFF_MAX_S)
 
     async def _fetch_final(
         self, exchange: Venue, record: OrderRecord, fills: list[FillRecord], attempts: int
