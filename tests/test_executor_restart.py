@@ -51,7 +51,10 @@ async def test_sigkill_between_legs_then_restart_loses_nothing(tmp_path: Path) -
     # The restarted process: fresh venue adapters (this sim venue never saw the sell).
     venues = [VenueSettings(name=n, kind=VenueKind.SIM, symbols=[SYMBOL]) for n in (CHEAP, DEAR)]
     market = SimMarket(SimSettings(seed=3), venues)
-    report = await reconcile(journal, {v.name: market.exchange(v.name) for v in venues})
+    # (a short grace: the sell was journaled moments ago, so it is looked up twice)
+    report = await reconcile(
+        journal, {v.name: market.exchange(v.name) for v in venues}, unknown_grace_s=0.2
+    )
 
     assert [o.client_order_id for o in report.orders] == [legs["sell"].client_order_id]
     assert report.orders[0].status == OrderStatus.NOT_FOUND

@@ -24,6 +24,7 @@ from typing import Any
 
 import ccxt
 
+from core.execute.exact import exact_order, needs_trades, with_trades
 from core.execute.model import LegOutcome, Venue
 from core.journal import D, FillRecord, Journal, OrderRecord, OrderStatus
 
@@ -163,6 +164,28 @@ def _fill(
     )
 
 
+async def exact_answer(
+    exchange: Venue, record: OrderRecord, raw: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """A venue's order answer made exact (see exact.py) and, when it is final, filled and says
+    no fees, completed by the order's trades; the note says why fees are missing, if they are."""
+    raw = exact_order(raw)
+    if not needs_trades(raw):
+        return raw, ""
+    fetch = getattr(exchange, "fetch_order_trades", None)
+    order_id = str(raw.get("id") or record.venue_order_id or "")
+    if fetch is None or not order_id:
+        return raw, "fees not reported by the venue"
+    try:
+        trades = await asyncio.wait_for(fetch(order_id, record.symbol), timeout=5.0)
+    except (ccxt.BaseError, TimeoutError, OSError) as exc:
+        return raw, f"fees not learned ({type(exc).__name__}: {exc})"
+    completed = with_trades(raw, list(trades or []))
+    if completed is raw:
+        return raw, "fees not learned (trades do not add up to the fill)"
+    return completed, ""
+
+
 class LegRunner:
     """Sends legs and follows them; shared by the executor, unwinds and reconciliation."""
 
@@ -258,10 +281,20 @@ class LegRunner:
                 why = f"send failed ({type(exc).__name__}: {exc})"
                 record = self._store(replace(record, error=why, updated_at=self.clock()), [])
                 return await self._settle_unknown(exchange, record, fills, deadline, sent_at)
-            record = self._absorb(record, raw, fills)
+            record = await self._learn(exchange, record, raw, fills)
             return await self._follow(exchange, record, fills, deadline)
         finally:
             self.open_orders.pop(record.client_order_id, None)
+
+    async def _learn(
+        self, exchange: Venue, record: OrderRecord, raw: dict[str, Any], fills: list[FillRecord]
+    ) -> OrderRecord:
+        """Absorb a venue answer, exact from its raw strings; a final answer that filled but
+        does not say its fees (a Binance query or cancel) is completed by the order's trades."""
+        raw, note = await exact_answer(exchange, record, raw)
+        if note:
+            record = replace(record, error=f"{record.error}; {note}".lstrip("; "))
+        return self._absorb(record, raw, fills)
 
     def _absorb(
         self, record: OrderRecord, raw: dict[str, Any], fills: list[FillRecord]
@@ -296,7 +329,7 @@ class LegRunner:
                 )
             except (ccxt.BaseError, TimeoutError, OSError):
                 continue  # keep trying until the deadline, then cancel
-            record = self._absorb(record, raw, fills)
+            record = await self._learn(exchange, record, raw, fills)
         return LegOutcome(record, tuple(fills))
 
     async def _cancel_and_fetch(
@@ -308,7 +341,7 @@ class LegRunner:
                 exchange.cancel_order(ident, record.symbol, self._ids(record)), timeout=5.0
             )
             if isinstance(raw, dict) and raw.get("status"):
-                record = self._absorb(record, raw, fills)
+                record = await self._learn(exchange, record, raw, fills)
         except (ccxt.BaseError, TimeoutError, OSError):
             pass  # already final, or unreachable: the fetch below tells
         return await self._fetch_final(exchange, record, fills, attempts=3)
@@ -354,7 +387,7 @@ class LegRunner:
                     )
                     return LegOutcome(self._store(unknown, []), tuple(fills))
             else:
-                record = self._absorb(record, raw, fills)
+                record = await self._learn(exchange, record, raw, fills)
                 if lookups > 1:
                     note = f"{record.error}; found on lookup {lookups}"
                     record = self._store(replace(record, error=note), [])
@@ -381,7 +414,7 @@ class LegRunner:
                 record = replace(record, error=f"fetch after cancel failed: {exc}")
                 await asyncio.sleep(self.poll_interval_s)
                 continue
-            record = self._absorb(record, raw, fills)
+            record = await self._learn(exchange, record, raw, fills)
         if not record.status.final:
             record = self._store(
                 replace(record, status=OrderStatus.UNKNOWN, updated_at=self.clock()), []

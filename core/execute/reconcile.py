@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import ccxt
 
-from core.execute.legs import apply_order
+from core.execute.legs import UNKNOWN_GRACE_S, apply_order, exact_answer
 from core.execute.model import Venue
 from core.execute.pnl import account
 from core.journal import Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
@@ -35,12 +35,16 @@ async def reconcile(
     *,
     clock: Callable[[], float] = time.time,
     timeout_s: float = 10.0,
+    unknown_grace_s: float = UNKNOWN_GRACE_S,
 ) -> ReconcileReport:
+    """Query every order the journal left open; `unknown_grace_s`: an order journaled less
+    than this long ago that the venue does not have yet is looked up again once the grace is
+    over (its request may still be on its way, see legs.py)."""
     orders: list[OrderRecord] = []
     unresolved: list[OrderRecord] = []
     for record in journal.open_orders():
         updated = await _reconcile_order(
-            journal, exchanges.get(record.venue), record, clock, timeout_s
+            journal, exchanges.get(record.venue), record, clock, timeout_s, unknown_grace_s
         )
         orders.append(updated)
         if not updated.status.final:
@@ -80,6 +84,7 @@ async def _reconcile_order(
     record: OrderRecord,
     clock: Callable[[], float],
     timeout_s: float,
+    unknown_grace_s: float,
 ) -> OrderRecord:
     if exchange is None:
         unknown = replace(
@@ -90,7 +95,18 @@ async def _reconcile_order(
     ident = record.venue_order_id or record.client_order_id
     params = {"clientOrderId": record.client_order_id}
     try:
-        raw = await asyncio.wait_for(exchange.fetch_order(ident, record.symbol, params), timeout_s)
+        try:
+            raw = await asyncio.wait_for(
+                exchange.fetch_order(ident, record.symbol, params), timeout_s
+            )
+        except ccxt.OrderNotFound:
+            young = unknown_grace_s - (clock() - record.created_at)
+            if record.venue_order_id or young <= 0:
+                raise
+            await asyncio.sleep(young)  # sent moments before the stop: it may still land
+            raw = await asyncio.wait_for(
+                exchange.fetch_order(ident, record.symbol, params), timeout_s
+            )
     except ccxt.OrderNotFound:
         gone = replace(
             record, status=OrderStatus.NOT_FOUND, updated_at=clock(), error="venue never saw it"
@@ -103,7 +119,8 @@ async def _reconcile_order(
         )
         journal.update_order(unknown)
         return unknown
-    updated, fills = apply_order(record, raw, clock())
+    raw, note = await exact_answer(exchange, record, raw)
+    updated, fills = apply_order(_noted(record, note), raw, clock())
     journal.update_order(updated, fills)
     if updated.status is OrderStatus.OPEN:
         # Left open by a crash: cancel it (a trade from a dead process must not keep going).
@@ -116,6 +133,11 @@ async def _reconcile_order(
             )
         except (ccxt.BaseError, TimeoutError, OSError):
             return updated
-        updated, fills = apply_order(updated, raw, clock())
+        raw, note = await exact_answer(exchange, updated, raw)
+        updated, fills = apply_order(_noted(updated, note), raw, clock())
         journal.update_order(updated, fills)
     return updated
+
+
+def _noted(record: OrderRecord, note: str) -> OrderRecord:
+    return replace(record, error=f"{record.error}; {note}".lstrip("; ")) if note else record
