@@ -96,11 +96,20 @@ class Devnet:
         """`start` off the event loop (deployment blocks for a few seconds)."""
         return await asyncio.to_thread(lambda: cls.start(**kwargs))  # type: ignore[arg-type]
 
+    @classmethod
+    def attach(cls, manifest_path: Path) -> Devnet:
+        """A devnet already running (from `arbdesk devnet up`); `stop` leaves it running."""
+        manifest = Manifest.load(manifest_path)
+        if not (manifest.anvil_pid and is_anvil_pid(manifest.anvil_pid)):
+            raise DevnetError(f"the devnet in {manifest_path} is not running")
+        return cls(None, manifest.rpc_url, manifest, None)
+
     def stop(self) -> None:
-        """Stop anvil (only the process this object started) and remove its manifest."""
-        if self.process is not None:
-            _terminate(self.process)
-            self.process = None
+        """Stop anvil and remove its manifest, if this object started it; else do nothing."""
+        if self.process is None:
+            return
+        _terminate(self.process)
+        self.process = None
         if self.manifest_path is not None and self.manifest_path.is_file():
             self.manifest_path.unlink()
 

@@ -93,6 +93,10 @@ def test_cli_up_status_down(tmp_path: Path) -> None:
         assert loaded.v3.quoter_v2 in status.stdout
         w3 = Web3(HTTPProvider(loaded.rpc_url))
         assert w3.eth.get_code(loaded.v3.factory)
+        attached = Devnet.attach(manifest)
+        assert attached.w3.eth.chain_id == 31337
+        attached.stop()  # not ours: must leave anvil and the manifest alone
+        assert is_anvil_pid(loaded.anvil_pid) and manifest.is_file()
     finally:
         down = _arbdesk("devnet", "down", "--manifest", m)
     assert down.returncode == 0 and "stopped" in down.stdout
