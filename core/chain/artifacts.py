@@ -15,19 +15,21 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES_ENV = "ARBDESK_NODE_MODULES"
 
+_V3_CORE = "@uniswap/v3-core/artifacts/contracts/"
+_V3_PERIPHERY = "@uniswap/v3-periphery/artifacts/contracts/"
+
 # Our name -> path under node_modules (or under contracts/out for our own contracts).
 _OFFICIAL = {
     "WETH9": "@uniswap/v2-periphery/build/WETH9.json",
     "UniswapV2Factory": "@uniswap/v2-core/build/UniswapV2Factory.json",
     "UniswapV2Pair": "@uniswap/v2-core/build/UniswapV2Pair.json",
     "UniswapV2Router02": "@uniswap/v2-periphery/build/UniswapV2Router02.json",
-    "UniswapV3Factory": "@uniswap/v3-core/artifacts/contracts/UniswapV3Factory.sol/UniswapV3Factory.json",
-    "UniswapV3Pool": "@uniswap/v3-core/artifacts/contracts/UniswapV3Pool.sol/UniswapV3Pool.json",
-    "SwapRouter": "@uniswap/v3-periphery/artifacts/contracts/SwapRouter.sol/SwapRouter.json",
-    "QuoterV2": "@uniswap/v3-periphery/artifacts/contracts/lens/QuoterV2.sol/QuoterV2.json",
+    "UniswapV3Factory": _V3_CORE + "UniswapV3Factory.sol/UniswapV3Factory.json",
+    "UniswapV3Pool": _V3_CORE + "UniswapV3Pool.sol/UniswapV3Pool.json",
+    "SwapRouter": _V3_PERIPHERY + "SwapRouter.sol/SwapRouter.json",
+    "QuoterV2": _V3_PERIPHERY + "lens/QuoterV2.sol/QuoterV2.json",
     "NonfungiblePositionManager": (
-        "@uniswap/v3-periphery/artifacts/contracts/"
-        "NonfungiblePositionManager.sol/NonfungiblePositionManager.json"
+        _V3_PERIPHERY + "NonfungiblePositionManager.sol/NonfungiblePositionManager.json"
     ),
 }
 _OWN = {"TestERC20"}

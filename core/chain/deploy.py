@@ -150,13 +150,13 @@ class _Sender:
     def __init__(self, w3: Web3, sender: str) -> None:
         self.w3 = w3
         self.sender = sender
-        self.nonce = w3.eth.get_transaction_count(Web3.to_checksum_address(sender))
+        self.nonce = int(w3.eth.get_transaction_count(Web3.to_checksum_address(sender)))
         self.txs: list[tuple[str, dict[str, Any]]] = []
 
     def deploy(
         self, artifact: Artifact, types: list[str] | None = None, args: list[Any] | None = None
     ) -> str:
-        data = artifact.bytecode + (encode(types, args) if types else b"")
+        data = artifact.bytecode + (encode(types, args or []) if types else b"")
         address = create_address(self.sender, self.nonce)
         self._queue(f"deploy {artifact.name}", {"data": "0x" + data.hex()})
         return address
@@ -216,8 +216,8 @@ def deploy_all(
     deployer = accounts[0].address
     tx = _Sender(w3, deployer)
 
-    def contract(name: str, address: str | None = None) -> Any:
-        return w3.eth.contract(address=address, abi=load(name).abi)
+    def contract(name: str) -> Any:
+        return w3.eth.contract(abi=load(name).abi)
 
     # -- contracts ------------------------------------------------------------------------
     weth = tx.deploy(load("WETH9"))
@@ -297,30 +297,30 @@ def deploy_all(
     pools: list[V3PoolInfo] = []
     for base, quote, fee in V3_POOLS:
         b, q = tokens[base], tokens[quote]
-        t0, t1 = (b, q) if int(b.address, 16) < int(q.address, 16) else (q, b)
+        k0, k1 = (b, q) if int(b.address, 16) < int(q.address, 16) else (q, b)
         # raw token1 per raw token0 from the USD prices
-        price = (t0.usd / t1.usd) * Fraction(10**t1.decimals, 10**t0.decimals)
-        sqrt_p = sqrt_price_x96(price)
+        raw_price = (k0.usd / k1.usd) * Fraction(10**k1.decimals, 10**k0.decimals)
+        sqrt_p = sqrt_price_x96(raw_price)
         tx.call(
             f"create V3 {base}/{quote}/{fee}",
             npm,
             npm_c.encode_abi(
-                "createAndInitializePoolIfNecessary", [t0.address, t1.address, fee, sqrt_p]
+                "createAndInitializePoolIfNecessary", [k0.address, k1.address, fee, sqrt_p]
             ),
         )
         spacing = V3_FEE_SPACING[fee]
         tick = get_tick_at_sqrt_ratio(sqrt_p)
-        for lower, upper, usd in V3_POSITIONS:
+        for lower, upper, side_usd in V3_POSITIONS:
             lo = (tick + lower) // spacing * spacing
             hi = -(-(tick + upper) // spacing) * spacing
             params = (
-                t0.address,
-                t1.address,
+                k0.address,
+                k1.address,
                 fee,
                 lo,
                 hi,
-                t0.raw(usd),
-                t1.raw(usd),
+                k0.raw(side_usd),
+                k1.raw(side_usd),
                 0,
                 0,
                 deployer,
@@ -329,8 +329,8 @@ def deploy_all(
             tx.call(
                 f"mint V3 {base}/{quote}/{fee} [{lo},{hi}]", npm, npm_c.encode_abi("mint", [params])
             )
-        address = v3_pool_address(v3_factory, t0.address, t1.address, fee)
-        pools.append(V3PoolInfo(f"{base}/{quote}", address, t0.address, t1.address, fee, spacing))
+        address = v3_pool_address(v3_factory, k0.address, k1.address, fee)
+        pools.append(V3PoolInfo(f"{base}/{quote}", address, k0.address, k1.address, fee, spacing))
 
     tx.flush()
     manifest = Manifest(
