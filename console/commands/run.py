@@ -10,6 +10,7 @@ import sys
 from typing import TextIO
 
 from console.commands._common import add_config_arg, settings_or_exit
+from core.bus import Subscription
 from core.events import BookUpdated
 from core.serialize import event_to_dict
 from core.settings import Mode, Settings
@@ -81,7 +82,7 @@ async def run_headless(settings: Settings, seconds: float | None, out: TextIO) -
     return 0
 
 
-async def _print_events(sub, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+async def _print_events(sub: Subscription, out: TextIO) -> None:
     while True:
         for event in await sub.next_batch():
             _write(event, out)
