@@ -8,6 +8,7 @@ in the manifest so `devnet down` stops exactly that process.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import signal
@@ -27,6 +28,16 @@ from core.chain.manifest import DevAccount, Manifest
 CHAIN_ID = 31337
 DEV_BALANCE_ETH = 10_000_000
 START_TIMEOUT_S = 20.0
+
+
+# Non-detached anvils still running; stopped at interpreter exit if nobody called stop().
+_children: set[subprocess.Popen[bytes]] = set()
+
+
+@atexit.register
+def _stop_children() -> None:
+    for process in list(_children):
+        _terminate(process)
 
 
 class DevnetError(RuntimeError):
@@ -89,6 +100,8 @@ class Devnet:
         except BaseException:
             _terminate(process)
             raise
+        if not detached:  # never outlive the interpreter, even if stop() is forgotten
+            _children.add(process)
         return cls(process, rpc_url, manifest, manifest_path)
 
     @classmethod
@@ -238,7 +251,8 @@ def is_anvil_pid(pid: int) -> bool:
         return False
     cmdline = Path(f"/proc/{pid}/cmdline")
     if cmdline.is_file():
-        return b"anvil" in cmdline.read_bytes()
+        argv0 = cmdline.read_bytes().split(b"\0", 1)[0]
+        return Path(argv0.decode(errors="replace")).name.startswith("anvil")
     return True  # no /proc (macOS): the pid from our own manifest is the best we have
 
 
