@@ -25,12 +25,15 @@ from core.amm.tick_math import (
 )
 
 if TYPE_CHECKING:
-    from web3 import Web3
+    from typing import Any
+
+    from web3 import AsyncWeb3, Web3
 
 __all__ = [
     "AmmRevert",
     "PoolState",
     "SwapResult",
+    "aload_pool_state",
     "load_pool_state",
     "swap",
 ]
@@ -196,3 +199,12 @@ def load_pool_state(w3: Web3, pool_address: str, block: int | str = "latest") ->
     from core.amm.v3_chain import load_pool_state as load
 
     return load(w3, pool_address, block)
+
+
+async def aload_pool_state(
+    w3: AsyncWeb3[Any], pool_address: str, block: int | str = "latest"
+) -> PoolState:
+    """Read a pool's swap state through AsyncWeb3 (see core.amm.v3_chain)."""
+    from core.amm.v3_chain import aload_pool_state as load
+
+    return await load(w3, pool_address, block)

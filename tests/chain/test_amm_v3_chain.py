@@ -6,11 +6,13 @@ import random
 
 import pytest
 from eth_abi import decode
+from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import ContractLogicError
 
 from core.amm.errors import AmmRevert
 from core.amm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
-from core.amm.v3 import PoolState, load_pool_state, swap
+from core.amm.v3 import PoolState, aload_pool_state, load_pool_state, swap
+from core.amm.v3_chain import PoolLoadError
 from core.chain.devnet import Devnet
 from core.chain.rpc import RpcError, eth_calls
 from tests.chain.helpers import DEADLINE, contract, deploy_token, send
@@ -33,6 +35,16 @@ def test_load_pool_state_is_consistent(devnet: Devnet) -> None:
         assert sum(state.ticks.values()) == 0  # every position adds at lower, removes at upper
         # active liquidity is the running sum of liquidityNet up to the current tick
         assert state.liquidity == sum(net for t, net in state.ticks.items() if t <= state.tick)
+
+
+async def test_async_loader_matches_sync_loader(devnet: Devnet) -> None:
+    aw3 = AsyncWeb3(AsyncHTTPProvider(devnet.rpc_url))
+    for info in devnet.manifest.v3.pools[:3]:
+        assert await aload_pool_state(aw3, info.address) == load_pool_state(devnet.w3, info.address)
+    with pytest.raises(PoolLoadError):
+        await aload_pool_state(aw3, devnet.manifest.weth)  # not a pool
+    with pytest.raises(PoolLoadError):
+        load_pool_state(devnet.w3, devnet.manifest.token("USDC").address)
 
 
 def test_swap_equals_quoter_v2_over_random_swaps(devnet: Devnet) -> None:
