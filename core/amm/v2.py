@@ -89,6 +89,9 @@ def optimal_two_pool_arbitrage(
 
     with D = 10_000 and g = D - fee_bps. Flooring the two swaps makes the exact profit a
     step function, so the candidates around x* are evaluated exactly and the best one wins.
+    Every figure returned is exact (the library's own rounding). The profit is the integer
+    optimum or one raw unit of X short of it: where the optimum's plateau is wide (deep
+    pools) only a scan could tell its steps apart, and a unit is not worth that scan.
     Returns NO_ARBITRAGE (all zeros) when no input makes a profit.
     """
     if min(a_reserve_in, a_reserve_out, b_reserve_in, b_reserve_out) <= 0:
