@@ -277,7 +277,9 @@ async def test_venue_minimums_come_from_ccxt_markets(rig: LiveRig) -> None:
     assert rig.binance.amount_to_precision(SYMBOL, 0.123456789) == "0.1234"
 
 
-async def test_kill_switch_cancels_an_order_in_flight(rig: LiveRig) -> None:
+@pytest.mark.parametrize("cancel_on_kill", [True, False])
+async def test_kill_switch_cancels_an_order_in_flight(rig: LiveRig, cancel_on_kill: bool) -> None:
+    rig.executor.execution.cancel_on_kill = cancel_on_kill
     best_bid = max(rig.fake.books[SYMBOL].bids) * rig.fake.books[SYMBOL].tick_size
     price = rig.binance.price_to_precision(SYMBOL, best_bid * 0.95)  # rests: far below
     record = rig.executor.legs.new_order(
@@ -291,22 +293,32 @@ async def test_kill_switch_cancels_an_order_in_flight(rig: LiveRig) -> None:
         amount="0.01",
         price=str(price),
     )
+    deadline_s = 20.0 if cancel_on_kill else 1.0
     started = time.monotonic()
     running = asyncio.create_task(
-        rig.executor.legs.run(rig.binance, record, timeout_s=20.0, params={"timeInForce": "GTC"})
+        rig.executor.legs.run(
+            rig.binance, record, timeout_s=deadline_s, params={"timeInForce": "GTC"}
+        )
     )
     while not any(o["clientOrderId"] == "arb-kill-b" for o in rig.desk.orders.values()):
         await asyncio.sleep(0.01)
     assert rig.bin_order("arb-kill-b")["status"] == "NEW"
     rig.breaker.kill("trader pressed K")
     assert any(isinstance(e, KillSwitchToggled) and e.active for e in rig.events)
+    if not cancel_on_kill:
+        await asyncio.sleep(0.3)
+        assert rig.bin_order("arb-kill-b")["status"] == "NEW"  # left alone by the switch
     outcome = await running
-    assert time.monotonic() - started < 5.0  # cancelled, not left to its 20 s deadline
+    elapsed = time.monotonic() - started
+    # cancelled by the switch long before its 20 s deadline, or by the leg at its 1 s deadline
+    assert elapsed < 5.0 if cancel_on_kill else elapsed >= 1.0
     assert outcome.order.status is OrderStatus.CANCELED and outcome.filled == 0
     assert rig.bin_order("arb-kill-b")["status"] == "CANCELED"
     assert any(m == "DELETE /api/v3/order" for m, _ in rig.desk.requests)
     stored = rig.journal.order("arb-kill-b")
     assert stored is not None and stored.status is OrderStatus.CANCELED
+    sub = await rig.executor.submit(rig.opportunity(0.02))
+    assert not sub.accepted and "kill switch" in sub.reason
 
 
 async def test_restart_reconcile_cancels_a_resting_order(rig: LiveRig, tmp_path: Path) -> None:
