@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -70,10 +71,12 @@ async def test_fok_and_stale_book(tmp_path: Path) -> None:
 async def test_executor_runs_unchanged_on_paper_adapters(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
     books = rig.books[SYMBOL]
+
+    def book_of(venue: str) -> Callable[[str], OrderBook]:
+        return lambda _symbol: books[venue]
+
     paper = {
-        name: PaperExchange(
-            rig.exchange(name), lambda s, n=name: books[n], {"USDT": "250000", "BTC": "3"}
-        )
+        name: PaperExchange(rig.exchange(name), book_of(name), {"USDT": "250000", "BTC": "3"})
         for name in (CHEAP, DEAR)
     }
     rig.executor.exchanges = paper

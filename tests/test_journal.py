@@ -135,8 +135,8 @@ def test_update_order_is_atomic(tmp_path: Path) -> None:
         Decimal(1),
         Decimal(0),
         None,
-        None,
-    )  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+    )
     with pytest.raises(sqlite3.IntegrityError):
         journal.update_order(replace(order("c1"), status=OrderStatus.CLOSED), [bad_fill])
     assert journal.order("c1") == order("c1")  # the order update was rolled back too

@@ -29,9 +29,9 @@ def make(tmp_path: Path, **risk: float) -> tuple[CircuitBreaker, Clock, list[obj
     events: list[object] = []
     bus.listen(events.append)
     journal = Journal(tmp_path / "j.sqlite3")
-    settings = RiskSettings(
-        max_consecutive_failures=2, max_daily_loss_usd=100.0, cooldown_s=30.0, **risk
-    )  # type: ignore[arg-type]
+    settings = RiskSettings.model_validate(
+        {"max_consecutive_failures": 2, "max_daily_loss_usd": 100.0, "cooldown_s": 30.0, **risk}
+    )
     breaker = CircuitBreaker(
         settings, ThresholdSettings(max_slippage_bps=20.0), journal=journal, bus=bus, clock=clock
     )
