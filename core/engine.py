@@ -65,6 +65,15 @@ _SEVERITY = {
 }
 
 
+def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    message = context.get("message", "unhandled error in the event loop")
+    if exc is not None:
+        logger.opt(exception=exc).error("event loop: {}", message)
+    else:
+        logger.error("event loop: {}", message)
+
+
 @dataclass(frozen=True, slots=True)
 class FeedStatus:
     venue: str
@@ -118,6 +127,9 @@ class Engine:
     async def start(self, *, trading: bool = True) -> None:
         """Start feeds and detection; with `trading`, also the journal, risk and executor."""
         self.started_at = self.clock()
+        # ccxt's websocket callbacks can fail outside any task (e.g. broken JSON from a venue):
+        # route those to the log file instead of asyncio printing over the console.
+        asyncio.get_running_loop().set_exception_handler(_log_loop_exception)
         sim_venues = [v for v in self.settings.venues if v.kind is VenueKind.SIM]
         if sim_venues:
             self.sim_market = SimMarket(self.settings.sim, sim_venues)
