@@ -32,7 +32,7 @@ _OFFICIAL = {
         _V3_PERIPHERY + "NonfungiblePositionManager.sol/NonfungiblePositionManager.json"
     ),
 }
-_OWN = {"TestERC20"}
+_OWN = {"TestERC20", "FlashArbitrage"}
 
 # UniswapV2Library.pairFor and PoolAddress.computeAddress hard-code these; the published
 # pair / pool bytecode must hash to them or the routers would address the wrong contracts.

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+interface IERC20Min {
+    function balanceOf(address owner) external view returns (uint256);
+}
+
+interface IUniswapV2PairMin {
+    function token0() external view returns (address);
+    function token1() external view returns (address);
+    function getReserves() external view returns (uint112, uint112, uint32);
+    function swap(uint256 amount0Out, uint256 amount1Out, address to, bytes calldata data) external;
+}
+
+interface IUniswapV3PoolMin {
+    function token0() external view returns (address);
+    function token1() external view returns (address);
+    function swap(
+        address recipient,
+        bool zeroForOne,
+        int256 amountSpecified,
+        uint160 sqrtPriceLimitX96,
+        bytes calldata data
+    ) external returns (int256 amount0, int256 amount1);
+    function flash(address recipient, uint256 amount0, uint256 amount1, bytes calldata data) external;
+}
+
+/// @title FlashArbitrage: atomic two-pool arbitrage between Uniswap V2-style pairs and V3 pools.
+/// @notice Token X is the profit token: X -> Y on the `buy` pool, Y -> X on the `sell` pool.
+/// Three ways to fund the X leg, each in one transaction that reverts unless the owner ends up
+/// with at least `minProfit` more X:
+///  - `flashV2`: a V2 flash swap takes Y out of the buy pair first; Y is sold on the sell pool
+///    and the pair is repaid in X (what `getAmountIn` asks), so no X is needed up front;
+///  - `flashV3`: X is borrowed from a third V3 pool's `flash` and repaid with its fee;
+///  - `fromWallet`: the owner's own X (approved to this contract), gas only.
+/// Only the owner may call; callbacks are accepted only from the pool this call is expecting
+/// (kept in transient storage), and a transient lock refuses reentry.
+contract FlashArbitrage {
+    /// A pool of one hop: `kind` 0 = Uniswap V2-style pair (0.3 % fee), 1 = Uniswap V3 pool.
+    struct Hop {
+        address pool;
+        uint8 kind;
+    }
+
+    error NotOwner();
+    error Reentrancy();
+    error UnexpectedCallback();
+    error BadToken();
+    error ProfitTooLow(uint256 profit, uint256 minProfit);
+    error TransferFailed();
+    error NoOutput();
+
+    event Arbitrage(address indexed token, uint256 amountIn, uint256 profit, uint8 funding);
+
+    uint8 internal constant KIND_V2 = 0;
+    uint8 internal constant KIND_V3 = 1;
+    uint160 internal constant MIN_SQRT_RATIO_PLUS_ONE = 4295128740;
+    uint160 internal constant MAX_SQRT_RATIO_MINUS_ONE =
+        1461446703485210103287273052203988822378723970341;
+
+    address public immutable owner;
+
+    uint256 private transient _locked;
+    address private transient _expected;
+
+    constructor() {
+        owner = msg.sender;
+    }
+
+    modifier onlyOwner() {
+        if (msg.sender != owner) revert NotOwner();
+        _;
+    }
+
+    modifier nonReentrant() {
+        if (_locked != 0) revert Reentrancy();
+        _locked = 1;
+        _;
+        _locked = 0;
+    }
+
+    // -- entry points ----------------------------------------------------------------------
+
+    /// Flash-swap `amountBorrow` of Y out of V2 pair `buy` (Y is the pair's other token than
+    /// `tokenX`), sell it on `sell`, repay the pair in X; profit in X goes to the owner.
+    function flashV2(
+        address tokenX,
+        address buy,
+        uint256 amountBorrow,
+        Hop calldata sell,
+        uint256 minProfit
+    ) external onlyOwner nonReentrant returns (uint256 profit) {
+        uint256 before = IERC20Min(tokenX).balanceOf(address(this));
+        (address tokenY, bool yIs0, uint256 repay) = _v2Borrow(buy, tokenX, amountBorrow);
+        _expected = buy;
+        IUniswapV2PairMin(buy).swap(
+            yIs0 ? amountBorrow : 0,
+            yIs0 ? 0 : amountBorrow,
+            address(this),
+            abi.encode(tokenX, tokenY, repay, sell)
+        );
+        _expected = address(0);
+        profit = _payOwner(tokenX, before, minProfit);
+        emit Arbitrage(tokenX, repay, profit, 1);
+    }
+
+    /// Borrow `amount` of X from V3 pool `lender` (not one of the hops), swap X -> Y on `buy`
+    /// and Y -> X on `sell`, repay `amount` plus the pool's flash fee.
+    function flashV3(
+        address tokenX,
+        address lender,
+        uint256 amount,
+        Hop calldata buy,
+        Hop calldata sell,
+        uint256 minProfit
+    ) external onlyOwner nonReentrant returns (uint256 profit) {
+        uint256 before = IERC20Min(tokenX).balanceOf(address(this));
+        IUniswapV3PoolMin pool = IUniswapV3PoolMin(lender);
+        bool xIs0 = pool.token0() == tokenX;
+        if (!xIs0 && pool.token1() != tokenX) revert BadToken();
+        _expected = lender;
+        pool.flash(
+            address(this),
+            xIs0 ? amount : 0,
+            xIs0 ? 0 : amount,
+            abi.encode(tokenX, amount, buy, sell)
+        );
+        _expected = address(0);
+        profit = _payOwner(tokenX, before, minProfit);
+        emit Arbitrage(tokenX, amount, profit, 2);
+    }
+
+    /// The owner's own `amountIn` of X (approved to this contract) through both hops.
+    function fromWallet(
+        address tokenX,
+        uint256 amountIn,
+        Hop calldata buy,
+        Hop calldata sell,
+        uint256 minProfit
+    ) external onlyOwner nonReentrant returns (uint256 profit) {
+        uint256 before = IERC20Min(tokenX).balanceOf(address(this));
+        _transferFrom(tokenX, owner, address(this), amountIn);
+        _roundTrip(tokenX, amountIn, buy, sell);
+        // The owner's stake comes back with the profit; only the profit is held to minProfit.
+        uint256 held = IERC20Min(tokenX).balanceOf(address(this)) - before;
+        if (held < amountIn) revert ProfitTooLow(0, minProfit);
+        profit = held - amountIn;
+        if (profit < minProfit) revert ProfitTooLow(profit, minProfit);
+        _transfer(tokenX, owner, held);
+        emit Arbitrage(tokenX, amountIn, profit, 0);
+    }
+
+    /// Anything left here (a token sent by mistake) goes back to the owner.
+    function sweep(address token) external onlyOwner nonReentrant {
+        _transfer(token, owner, IERC20Min(token).balanceOf(address(this)));
+    }
+
+    // -- callbacks -------------------------------------------------------------------------
+
+    function uniswapV2Call(
+        address sender,
+        uint256 amount0,
+        uint256 amount1,
+        bytes calldata data
+    ) external {
+        if (msg.sender != _expected || sender != address(this)) revert UnexpectedCallback();
+        _expected = address(0);
+        (address tokenX, address tokenY, uint256 repay, Hop memory sell) = abi.decode(
+            data,
+            (address, address, uint256, Hop)
+        );
+        _swap(sell, tokenY, amount0 + amount1); // one of them is zero
+        _transfer(tokenX, msg.sender, repay);
+    }
+
+    function uniswapV3FlashCallback(uint256 fee0, uint256 fee1, bytes calldata data) external {
+        if (msg.sender != _expected) revert UnexpectedCallback();
+        _expected = address(0);
+        (address tokenX, uint256 amount, Hop memory buy, Hop memory sell) = abi.decode(
+            data,
+            (address, uint256, Hop, Hop)
+        );
+        _roundTrip(tokenX, amount, buy, sell);
+        uint256 fee = IUniswapV3PoolMin(msg.sender).token0() == tokenX ? fee0 : fee1;
+        _transfer(tokenX, msg.sender, amount + fee);
+    }
+
+    function uniswapV3SwapCallback(int256 amount0, int256 amount1, bytes calldata data) external {
+        if (msg.sender != _expected) revert UnexpectedCallback();
+        _expected = address(0);
+        address tokenIn = abi.decode(data, (address));
+        uint256 owed = uint256(amount0 > 0 ? amount0 : amount1);
+        _transfer(tokenIn, msg.sender, owed);
+    }
+
+    // -- internals -------------------------------------------------------------------------
+
+    function _roundTrip(address tokenX, uint256 amountIn, Hop memory buy, Hop memory sell) internal {
+        address tokenY = _other(buy.pool, tokenX);
+        uint256 amountY = _swap(buy, tokenX, amountIn);
+        _swap(sell, tokenY, amountY);
+    }
+
+    /// Swap exactly `amountIn` of `tokenIn` on `hop`; the output stays here.
+    function _swap(Hop memory hop, address tokenIn, uint256 amountIn) internal returns (uint256 out) {
+        if (hop.kind == KIND_V2) {
+            IUniswapV2PairMin pair = IUniswapV2PairMin(hop.pool);
+            bool inIs0 = pair.token0() == tokenIn;
+            if (!inIs0 && pair.token1() != tokenIn) revert BadToken();
+            (uint112 r0, uint112 r1, ) = pair.getReserves();
+            (uint256 rIn, uint256 rOut) = inIs0 ? (uint256(r0), uint256(r1)) : (r1, r0);
+            out = _v2AmountOut(amountIn, rIn, rOut);
+            _transfer(tokenIn, hop.pool, amountIn);
+            pair.swap(inIs0 ? 0 : out, inIs0 ? out : 0, address(this), "");
+        } else {
+            IUniswapV3PoolMin pool = IUniswapV3PoolMin(hop.pool);
+            bool zeroForOne = pool.token0() == tokenIn;
+            if (!zeroForOne && pool.token1() != tokenIn) revert BadToken();
+            _expected = hop.pool;
+            (int256 a0, int256 a1) = pool.swap(
+                address(this),
+                zeroForOne,
+                int256(amountIn),
+                zeroForOne ? MIN_SQRT_RATIO_PLUS_ONE : MAX_SQRT_RATIO_MINUS_ONE,
+                abi.encode(tokenIn)
+            );
+            out = uint256(-(zeroForOne ? a1 : a0));
+        }
+        if (out == 0) revert NoOutput();
+    }
+
+    /// Y (the pair's other token), whether Y is token0, and the X the pair wants for `amountY`.
+    function _v2Borrow(
+        address pairAddress,
+        address tokenX,
+        uint256 amountY
+    ) internal view returns (address tokenY, bool yIs0, uint256 repay) {
+        IUniswapV2PairMin pair = IUniswapV2PairMin(pairAddress);
+        address t0 = pair.token0();
+        address t1 = pair.token1();
+        if (tokenX != t0 && tokenX != t1) revert BadToken();
+        yIs0 = tokenX == t1;
+        tokenY = yIs0 ? t0 : t1;
+        (uint112 r0, uint112 r1, ) = pair.getReserves();
+        (uint256 reserveX, uint256 reserveY) = yIs0 ? (uint256(r1), uint256(r0)) : (r0, r1);
+        repay = _v2AmountIn(amountY, reserveX, reserveY);
+    }
+
+    function _payOwner(address tokenX, uint256 before, uint256 minProfit) internal returns (uint256 profit) {
+        profit = IERC20Min(tokenX).balanceOf(address(this)) - before;
+        if (profit < minProfit) revert ProfitTooLow(profit, minProfit);
+        _transfer(tokenX, owner, profit);
+    }
+
+    function _other(address pool, address token) internal view returns (address) {
+        address t0 = IUniswapV2PairMin(pool).token0();
+        address t1 = IUniswapV2PairMin(pool).token1();
+        if (token == t0) return t1;
+        if (token == t1) return t0;
+        revert BadToken();
+    }
+
+    // UniswapV2Library.getAmountOut / getAmountIn with the 0.3 % fee.
+    function _v2AmountOut(uint256 amountIn, uint256 rIn, uint256 rOut) internal pure returns (uint256) {
+        uint256 withFee = amountIn * 997;
+        return (withFee * rOut) / (rIn * 1000 + withFee);
+    }
+
+    function _v2AmountIn(uint256 amountOut, uint256 rIn, uint256 rOut) internal pure returns (uint256) {
+        return (rIn * amountOut * 1000) / ((rOut - amountOut) * 997) + 1;
+    }
+
+    function _transfer(address token, address to, uint256 amount) internal {
+        (bool ok, bytes memory ret) = token.call(abi.encodeWithSelector(0xa9059cbb, to, amount));
+        if (!ok || (ret.length != 0 && !abi.decode(ret, (bool)))) revert TransferFailed();
+    }
+
+    function _transferFrom(address token, address from, address to, uint256 amount) internal {
+        (bool ok, bytes memory ret) = token.call(
+            abi.encodeWithSelector(0x23b872dd, from, to, amount)
+        );
+        if (!ok || (ret.length != 0 && !abi.decode(ret, (bool)))) revert TransferFailed();
+    }
+}
