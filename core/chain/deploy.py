@@ -21,6 +21,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from core.amm.tick_math import get_tick_at_sqrt_ratio
+from core.chain.aave_deploy import deploy_aave
 from core.chain.artifacts import (
     V2_PAIR_INIT_CODE_HASH,
     V3_POOL_INIT_CODE_HASH,
@@ -210,9 +211,15 @@ def _send(w3: Web3, tx: dict[str, Any]) -> Any:
 
 
 def deploy_all(
-    w3: Web3, rpc_url: str, accounts: list[DevAccount], anvil_pid: int | None = None
+    w3: Web3,
+    rpc_url: str,
+    accounts: list[DevAccount],
+    anvil_pid: int | None = None,
+    with_aave: bool = True,
 ) -> Manifest:
-    """Deploy everything from accounts[0] and return the manifest (addresses checked on-chain)."""
+    """Deploy everything from accounts[0] and return the manifest (addresses checked on-chain).
+
+    `with_aave` also deploys the Aave v3 market (core.chain.aave_deploy)."""
     deployer = accounts[0].address
     tx = _Sender(w3, deployer)
 
@@ -333,6 +340,7 @@ def deploy_all(
         pools.append(V3PoolInfo(f"{base}/{quote}", address, k0.address, k1.address, fee, spacing))
 
     tx.flush()
+    aave = deploy_aave(w3, tx, tokens, owner=deployer) if with_aave else None
     manifest = Manifest(
         chain_id=CHAIN_ID,
         rpc_url=rpc_url,
@@ -344,6 +352,7 @@ def deploy_all(
         v3=V3Deployment(v3_factory, swap_router, quoter, npm, pools),
         accounts=accounts,
         anvil_pid=anvil_pid,
+        aave=aave,
     )
     verify_manifest(w3, manifest)
     return manifest

@@ -64,6 +64,51 @@ class V3Deployment:
 
 
 @dataclass(frozen=True, slots=True)
+class AaveReserveInfo:
+    """One Aave v3 reserve on the devnet, with its risk parameters as configured."""
+
+    symbol: str
+    asset: str
+    decimals: int
+    a_token: str
+    stable_debt_token: str
+    variable_debt_token: str
+    price_feed: str
+    """Our settable PriceFeed (8 decimals, USD) that AaveOracle reads for this asset."""
+    ltv_bps: int
+    liquidation_threshold_bps: int
+    liquidation_bonus_bps: int
+    """10_000 + bonus: 10_500 is a 5% bonus."""
+    liquidation_protocol_fee_bps: int
+    reserve_factor_bps: int
+
+
+@dataclass(frozen=True, slots=True)
+class AaveDeployment:
+    """Aave v3 core from the @aave/core-v3 artifacts, plus our PriceFeeds, Multicall3 and
+    Liquidator (see core.chain.aave_deploy)."""
+
+    addresses_provider: str
+    acl_manager: str
+    pool: str
+    """The Pool proxy: the address every caller uses."""
+    pool_configurator: str
+    oracle: str
+    data_provider: str
+    multicall3: str
+    liquidator: str
+    """Liquidator.sol, owned by `liquidator_owner`."""
+    liquidator_owner: str
+    flash_loan_premium_bps: int
+    reserves: dict[str, AaveReserveInfo] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AaveDeployment:
+        reserves = {k: AaveReserveInfo(**v) for k, v in data["reserves"].items()}
+        return cls(**{**data, "reserves": reserves})
+
+
+@dataclass(frozen=True, slots=True)
 class Manifest:
     chain_id: int
     rpc_url: str
@@ -75,6 +120,7 @@ class Manifest:
     v3: V3Deployment
     accounts: list[DevAccount]
     anvil_pid: int | None = None
+    aave: AaveDeployment | None = None
 
     def token(self, symbol: str) -> TokenInfo:
         return self.tokens[symbol]
@@ -100,6 +146,7 @@ class Manifest:
             ),
             accounts=[DevAccount(**a) for a in data["accounts"]],
             anvil_pid=data.get("anvil_pid"),
+            aave=AaveDeployment.from_dict(data["aave"]) if data.get("aave") else None,
         )
 
     @classmethod
