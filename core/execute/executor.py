@@ -13,6 +13,15 @@ For each `submit(opportunity)`:
 Each leg is followed to its venue's final state (see legs.py). If the legs filled unequally,
 the imbalance is flattened with a market order on the venue where it was taken; its cost is
 recorded. Realized PnL comes from the actual fills only (pnl.py). Every step is an event.
+
+Dust: a residual smaller than any order the venue that would flatten it accepts (below its
+amount step, minimum amount or minimum notional) cannot be unwound; the usual cause is a buy
+fee charged in the base currency (Binance: buying 0.01 BTC delivers 0.00999). It does not make
+the trade `needs_attention`: the trade finishes as its legs say (`completed` / `hedged`), and
+the dust is reported (`dust`, `dust_value`, the reason text, the journal's `residual`) and
+counted in the realized PnL at the price of the leg that created it (the sell VWAP for a
+base-fee shortfall). Counting it is the honest choice: the base fee is a real cost, and leaving
+it out would overstate the profit by exactly that fee.
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ from core.events import (
 )
 from core.execute.legs import UNKNOWN_GRACE_S, LegRunner
 from core.execute.model import ZERO, ExecutorStats, LegOutcome, Submission, Trade, TradeView, Venue
-from core.execute.pnl import account
+from core.execute.pnl import Accounting, account
 from core.journal import D, Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
 from core.risk import CircuitBreaker, Decision
 from core.settings import ExecutionSettings, RiskSettings, ThresholdSettings
@@ -527,18 +536,9 @@ class Executor:
         venue = trade.buy_venue if position > 0 else trade.sell_venue
         side = "sell" if position > 0 else "buy"
         exchange = self._exchange(venue)
-        try:
-            amount = str(exchange.amount_to_precision(trade.symbol, float(abs(position))))
-        except Exception:  # noqa: BLE001 - below the precision step
-            amount = "0"
-        min_amount = ((exchange.market(trade.symbol).get("limits") or {}).get("amount") or {}).get(
-            "min"
-        )
-        if D(amount) <= 0 or (min_amount is not None and D(amount) < D(min_amount)):
-            trade.reason = (
-                f"residual {abs(position)} {base} on {venue} is below the venue minimum; held"
-            )
-            return
+        if self._dust_reason(trade, position) is not None:
+            return  # below what the venue accepts: dust, reported by _finish
+        amount = str(exchange.amount_to_precision(trade.symbol, float(abs(position))))
         trade.status = TradeStatus.UNWINDING
         self.journal.update_trade(trade.id, TradeStatus.UNWINDING, trade.reason)
         why = f"legs filled {buy.filled} / {sell.filled}: {side} {amount} {base} on {venue}"
@@ -570,17 +570,22 @@ class Executor:
         if unknown:
             status = TradeStatus.NEEDS_ATTENTION
             notes.insert(0, "order state unknown: " + ", ".join(o.client_order_id for o in unknown))
+        elif books.base_position != 0 and (dust := self._dust_reason(trade, books.base_position)):
+            # Too small for any order on the venue: dust, not a position a human must flatten.
+            # Its value is already in realized_pnl (pnl.py values it at the price of the leg that
+            # made it), so the base-currency fee that caused it is paid, not hidden.
+            trade.dust = books.base_position
+            trade.dust_value = abs(books.base_position) * self._dust_price(trade, books)
+            notes.append(
+                f"dust {books.base_position} {base} ({trade.dust_value:.8f} {quote}, "
+                f"counted in the PnL) {dust}"
+            )
+            status = self._legs_status(trade, buy, sell, notes)
         elif books.base_position != 0:
             status = TradeStatus.NEEDS_ATTENTION
             notes.insert(0, f"residual position {books.base_position} {base} left")
-        elif buy.filled == trade.amount and sell.filled == trade.amount:
-            status = TradeStatus.COMPLETED
-        elif buy.filled == 0 and sell.filled == 0:
-            status = TradeStatus.FAILED
-            notes.insert(0, f"nothing filled: buy {buy.order.status}, sell {sell.order.status}")
         else:
-            status = TradeStatus.HEDGED
-            notes.insert(0, f"legs filled {buy.filled} / {sell.filled}; imbalance unwound")
+            status = self._legs_status(trade, buy, sell, notes)
         if trade.reason and trade.reason not in notes:
             notes.append(trade.reason)
         trade.status = status
@@ -625,6 +630,52 @@ class Executor:
                 at=trade.finished_at,
             )
         )
+
+    @staticmethod
+    def _legs_status(
+        trade: Trade, buy: LegOutcome, sell: LegOutcome, notes: list[str]
+    ) -> TradeStatus:
+        """The status of a trade left flat (or with dust only), from what its legs filled."""
+        if buy.filled == trade.amount and sell.filled == trade.amount:
+            return TradeStatus.COMPLETED
+        if buy.filled == 0 and sell.filled == 0:
+            notes.insert(0, f"nothing filled: buy {buy.order.status}, sell {sell.order.status}")
+            return TradeStatus.FAILED
+        unwound = any(o.role == "unwind" and o.filled > 0 for o in trade.orders.values())
+        tail = "imbalance unwound" if unwound else "the difference is dust"
+        notes.insert(0, f"legs filled {buy.filled} / {sell.filled}; {tail}")
+        return TradeStatus.HEDGED
+
+    def _dust_reason(self, trade: Trade, position: Decimal) -> str | None:
+        """Why a residual `position` cannot be flattened on the venue that would take the
+        order (below its amount step, its minimum amount or its minimum notional), or None
+        when it can be."""
+        venue = trade.buy_venue if position > 0 else trade.sell_venue
+        exchange = self._exchange(venue)
+        try:
+            amount = D(exchange.amount_to_precision(trade.symbol, float(abs(position))))
+        except Exception:  # noqa: BLE001 - ccxt raises InvalidOrder below the precision step
+            amount = ZERO
+        limits = exchange.market(trade.symbol).get("limits") or {}
+        min_amount = (limits.get("amount") or {}).get("min")
+        min_cost = (limits.get("cost") or {}).get("min")
+        price = trade.buy_price if position > 0 else trade.sell_price
+        if amount <= 0:
+            return f"is below the amount step on {venue}"
+        if min_amount is not None and amount < D(min_amount):
+            return f"is below the minimum amount {min_amount} on {venue}"
+        if min_cost is not None and amount * price < D(min_cost):
+            return f"is below the minimum notional {min_cost} on {venue}"
+        return None
+
+    @staticmethod
+    def _dust_price(trade: Trade, books: Accounting) -> Decimal:
+        """The price pnl.py values a residual at: the average of the leg that created it."""
+        side = "buy" if books.base_position > 0 else "sell"
+        legs = [o for o in trade.orders.values() if o.role == side and o.filled > 0]
+        filled = sum((o.filled for o in legs), ZERO)
+        cost = sum((o.cost for o in legs), ZERO)
+        return cost / filled if filled else ZERO
 
     def _abort(self, trade: Trade, decision: Decision, exc: BaseException) -> None:
         """A bug or a cancellation mid-trade: never silent, never dropped."""

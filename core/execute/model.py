@@ -92,6 +92,12 @@ class TradeView:
     unwind_cost: Decimal
     residual: Decimal
     detected_net_profit: float
+    dust: Decimal = ZERO
+    """Base left over that is below every order the venue accepts (e.g. a buy fee charged in
+    the base currency); included in `realized_pnl`, valued in `dust_value`. Signed as
+    `residual`."""
+    dust_value: Decimal = ZERO
+    """|dust| valued in quote at the average price of the leg that created it."""
 
 
 @dataclass(slots=True)
@@ -118,6 +124,8 @@ class Trade:
     volume: Decimal = ZERO
     unwind_cost: Decimal = ZERO
     residual: Decimal = ZERO
+    dust: Decimal = ZERO
+    dust_value: Decimal = ZERO
 
     def view(self) -> TradeView:
         return TradeView(
@@ -139,6 +147,8 @@ class Trade:
             unwind_cost=self.unwind_cost,
             residual=self.residual,
             detected_net_profit=float(self.opportunity.net_profit),
+            dust=self.dust,
+            dust_value=self.dust_value,
         )
 
 

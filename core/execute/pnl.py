@@ -11,7 +11,8 @@ and left out of the figure, which says so.
 
 If a residual base position is left (it could not be unwound), it is valued at the average price
 of the leg that created it, so the figure is the PnL of the matched part only and the position
-itself is reported separately (`base_position`), never hidden in the number.
+itself is reported separately (`base_position`), never hidden in the number. That is also how
+dust (a residual below the venue's minimums, e.g. from a buy fee charged in base) is counted.
 """
 
 from __future__ import annotations
