@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -223,6 +224,11 @@ class ExecutionSettings(_Section):
     cancel_on_kill: bool = True
     """The kill switch also cancels open orders."""
 
+    unknown_order_grace_s: float = Field(default=6.0, ge=0, le=600)
+    """An order whose send outcome is unknown (the request timed out) is looked up for this
+    long before it counts as never placed, in seconds; keep it above the venue's signed-request
+    window (Binance `recvWindow`, 5 s by default), or a late-landing order is missed."""
+
     paper_balances: dict[str, float] = Field(
         default_factory=lambda: {
             "USDT": 100_000.0,
@@ -293,7 +299,6 @@ class KeySettings(_Section):
     """Environment variable read for the cryptfile passphrase when no one can be asked."""
 
 
-
 class ChainSettings(_Section):
     """The EVM chain: in `sim` mode a local anvil devnet with the official Uniswap contracts."""
 
@@ -331,6 +336,7 @@ class ChainSettings(_Section):
         if self.priority_fee_gwei > self.max_fee_gwei:
             raise ValueError("priority_fee_gwei must not exceed max_fee_gwei")
         return self
+
 
 SIM_SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "LINK/USDT", "ETH/BTC"]
 
@@ -386,13 +392,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_mode_venues(self) -> Settings:
-        kinds = {v.kind for v in self.venues}
-        if self.mode is Mode.SIM and VenueKind.CCXT in kinds:
-            raise ValueError(
-                "mode 'sim' runs only sim venues; use mode 'paper' for kind 'ccxt' venues"
+        # The error names the first offending venue's `kind` (a model-level error has no key of
+        # its own; format_validation_error reads `key`/`value` from the context).
+        for i, venue in enumerate(self.venues):
+            if self.mode is Mode.SIM and venue.kind is VenueKind.CCXT:
+                why = "mode 'sim' runs only sim venues; use mode 'paper' for kind 'ccxt' venues"
+            elif self.mode is not Mode.SIM and venue.kind is VenueKind.SIM:
+                why = f"mode {self.mode.value!r} needs kind 'ccxt' venues, not 'sim' ones"
+            else:
+                continue
+            raise PydanticCustomError(
+                "mode_venue_kind", why, {"key": f"venues[{i}].kind", "value": venue.kind.value}
             )
-        if self.mode is not Mode.SIM and VenueKind.SIM in kinds:
-            raise ValueError(f"mode {self.mode.value!r} needs kind 'ccxt' venues, not 'sim' ones")
         return self
 
     @classmethod
@@ -449,7 +460,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     path = resolve_config_path(path) if path is None else path
     source = str(path) if path else "built-in defaults"
     if path is not None and not path.is_file():
-        raise SettingsError(source, [f"config file {path} does not exist"])
+        why = "is a directory, not a settings file" if path.is_dir() else "no such file"
+        raise SettingsError(source, [f"config = {str(path)!r}: {why}"])
 
     settings_cls = type("LoadedSettings", (Settings,), {"toml_path": path})
     try:
@@ -457,7 +469,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         raise SettingsError(source, format_validation_error(exc, _known_keys())) from exc
     except ValueError as exc:  # TOML syntax errors: the file is not TOML at all
-        raise SettingsError(source, [f"<file> = {str(path)!r}: not valid TOML: {exc}"]) from exc
+        raise SettingsError(source, [f"config = {str(path)!r}: not valid TOML: {exc}"]) from exc
     return loaded
 
 
@@ -478,8 +490,9 @@ def format_validation_error(
     """One `key = value: reason` line per problem, with a hint for misspelt keys."""
     lines = []
     for err in exc.errors():
-        loc = _format_loc(err["loc"])
-        value = err.get("input")
+        ctx = err.get("ctx") or {}
+        loc = str(ctx["key"]) if "key" in ctx else _format_loc(err["loc"])
+        value = ctx["value"] if "value" in ctx else err.get("input")
         reason = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             reason = "unknown key"
@@ -503,6 +516,7 @@ def _format_loc(loc: Iterable[int | str]) -> str:
 
 
 def _format_value(value: object) -> str:
-    if isinstance(value, dict) and len(repr(value)) > 60:
-        return "{...}"
-    return repr(value)
+    text = repr(value)
+    if isinstance(value, dict | list) and len(text) > 60:  # a whole venue list says nothing
+        return "{...}" if isinstance(value, dict) else f"[...{len(value)} items]"
+    return text
