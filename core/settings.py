@@ -111,7 +111,11 @@ class VenueSettings(_Section):
     @model_validator(mode="after")
     def _check_exchange(self) -> VenueSettings:
         if self.kind is VenueKind.CCXT and not self.exchange_id:
-            raise ValueError("a ccxt venue needs exchange_id")
+            raise PydanticCustomError(
+                "missing_exchange_id",
+                "a ccxt venue needs exchange_id (e.g. 'binance')",
+                {"field": "exchange_id", "value": self.exchange_id},
+            )
         return self
 
 
@@ -491,7 +495,10 @@ def format_validation_error(
     lines = []
     for err in exc.errors():
         ctx = err.get("ctx") or {}
+        # A model-level rule names its key in the context: `key` (whole) or `field` (appended).
         loc = str(ctx["key"]) if "key" in ctx else _format_loc(err["loc"])
+        if "field" in ctx:
+            loc = f"{loc}.{ctx['field']}" if err["loc"] else str(ctx["field"])
         value = ctx["value"] if "value" in ctx else err.get("input")
         reason = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
