@@ -1,0 +1,90 @@
+"""EIP-1559 fees from eth_feeHistory, and gas priced in a quote currency.
+
+The next block's base fee is the last entry of `baseFeePerGas` (the node computes it from the
+latest block's usage). The tip is the median of recent blocks' 50th-percentile rewards, never
+below the configured `priority_fee_gwei`; `maxFeePerGas` is 2 x base + tip (room for six full
+blocks of base-fee rise), capped at `max_fee_gwei`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+GWEI = 10**9
+FEE_HISTORY_BLOCKS = 5
+
+# Gas of the transactions the detectors price, measured on the devnet (receipts of the
+# tests/chain tests; see bench/bench_cex_dex.py). Router swaps are re-measured at start-up
+# with eth_estimateGas (GasModel.measure); these stand in until then.
+GAS_V2_ROUTER_SWAP = 110_000
+GAS_V3_ROUTER_SWAP = 125_000
+GAS_ARB_WALLET = 190_000
+"""FlashArbitrage.fromWallet over two V2 hops (transferFrom + two pair swaps + transfer)."""
+GAS_ARB_FLASH_EXTRA = 25_000
+"""Extra gas of a flash (flashV2 / flashV3) over the wallet route: the callback round trip."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fees:
+    base_fee_wei: int
+    """The next block's base fee per gas."""
+    priority_fee_wei: int
+    max_fee_wei: int
+
+    @property
+    def expected_wei(self) -> int:
+        """What one unit of gas is expected to cost: base fee + tip, within the cap."""
+        return min(self.base_fee_wei + self.priority_fee_wei, self.max_fee_wei)
+
+
+def fees_from_history(
+    history: dict[str, Any], priority_fee_gwei: float, max_fee_gwei: float
+) -> Fees:
+    """Fees from an eth_feeHistory answer (hex quantities, reward percentiles [50])."""
+    base_fees = [_int(b) for b in history.get("baseFeePerGas", [])]
+    base = base_fees[-1] if base_fees else 0
+    rewards = [_int(r[0]) for r in history.get("reward") or [] if r]
+    floor = int(Decimal(str(priority_fee_gwei)) * GWEI)
+    tip = max(floor, int(statistics.median(rewards)) if rewards else 0)
+    cap = int(Decimal(str(max_fee_gwei)) * GWEI)
+    return Fees(base, min(tip, cap), min(2 * base + tip, cap))
+
+
+def _int(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def gas_cost_quote(gas_units: int, fees: Fees, eth_price_quote: float) -> float:
+    """`gas_units` at the expected fee, in quote currency (ETH price in that currency)."""
+    return gas_units * fees.expected_wei / 1e18 * eth_price_quote
+
+
+class FeeOracle:
+    """Caches the fee estimate per block: one eth_feeHistory per new block at most."""
+
+    def __init__(self, priority_fee_gwei: float, max_fee_gwei: float) -> None:
+        self.priority_fee_gwei = priority_fee_gwei
+        self.max_fee_gwei = max_fee_gwei
+        self._fees: Fees | None = None
+        self._block = -1
+
+    @property
+    def fees(self) -> Fees | None:
+        """The last estimate (None before the first update)."""
+        return self._fees
+
+    async def update(self, w3: Any, block: int) -> Fees:
+        if self._fees is None or block != self._block:
+            history = await w3.provider.make_request(
+                "eth_feeHistory", [hex(FEE_HISTORY_BLOCKS), hex(block), [50]]
+            )
+            if "error" in history:
+                raise RuntimeError(f"eth_feeHistory: {history['error']}")
+            self._fees = fees_from_history(
+                history["result"], self.priority_fee_gwei, self.max_fee_gwei
+            )
+            self._block = block
+        return self._fees
