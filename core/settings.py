@@ -64,6 +64,14 @@ class _Section(BaseModel):
         allow_inf_nan=False,  # NaN/inf thresholds are always a mistake
     )
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # pydantic's validate_assignment stores the value before running the model-level
+        # validators and leaves it there when they fail; check a candidate first so a rejected
+        # value never replaces the one in force.
+        if name in type(self).model_fields:
+            type(self).model_validate({**self.model_dump(), name: value})
+        super().__setattr__(name, value)
+
 
 class VenueSettings(_Section):
     """One trading venue: a simulated one, or a real exchange reached through ccxt / ccxt.pro."""
