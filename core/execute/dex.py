@@ -1,0 +1,229 @@
+"""DEX legs: locally signed EIP-1559 transactions (router swaps, FlashArbitrage calls) with a
+nonce manager, receipts tracked, and revert reasons decoded.
+
+A transaction is first simulated with eth_estimateGas: a revert there is reported with its
+decoded reason and nothing is sent (no nonce used, no gas spent). A transaction that is mined
+but reverts has its reason recovered by replaying the call on the parent block. Nothing here
+retries a revert: the caller gets one `TxResult` and decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from eth_account import Account
+from eth_utils import to_checksum_address
+
+from core.chain.gas import FeeOracle
+from core.chain.nonces import NonceManager
+from core.chain.reverts import RevertDecoder, revert_data
+from core.feeds.pools import DexPool
+
+TxStatus = Literal["mined", "reverted", "rejected"]
+GAS_MARGIN = 1.25
+"""Gas limit = estimate x this: room for state moving between estimate and inclusion."""
+MAX_UINT = 2**256 - 1
+_APPROVE = bytes.fromhex("095ea7b3")
+_ALLOWANCE = bytes.fromhex("dd62ed3e")
+
+
+@dataclass(frozen=True, slots=True)
+class TxResult:
+    status: TxStatus
+    reason: str
+    """'' when mined; the decoded revert reason otherwise."""
+    tx_hash: str | None = None
+    nonce: int | None = None
+    gas_used: int = 0
+    effective_gas_price_wei: int = 0
+    block: int | None = None
+    logs: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "mined"
+
+    @property
+    def gas_cost_wei(self) -> int:
+        return self.gas_used * self.effective_gas_price_wei
+
+
+class TxSender:
+    """Signs with one key and sends through AsyncWeb3; safe to call concurrently."""
+
+    def __init__(
+        self,
+        w3: Any,
+        private_key: str,
+        chain_id: int,
+        fees: FeeOracle,
+        decoder: RevertDecoder,
+        *,
+        receipt_timeout_s: float = 60.0,
+    ) -> None:
+        self.w3 = w3
+        self.account = Account.from_key(private_key)
+        self.address: str = self.account.address
+        self.chain_id = chain_id
+        self.fees = fees
+        self.decoder = decoder
+        self.receipt_timeout_s = receipt_timeout_s
+        self.nonces = NonceManager(self._pending_count)
+        self.sent = 0
+
+    async def _pending_count(self, address: str) -> int:
+        return int(await self.w3.eth.get_transaction_count(address, "pending"))
+
+    async def _rpc(self, method: str, params: list[Any]) -> dict[str, Any]:
+        response: dict[str, Any] = await self.w3.provider.make_request(method, params)
+        return response
+
+    async def send(
+        self, to: str, data: bytes, value: int = 0, gas_limit: int | None = None
+    ) -> TxResult:
+        """Send and wait for the receipt. Without `gas_limit` the call is simulated first and
+        a revert there is returned as 'rejected' without sending anything."""
+        call = {"from": self.address, "to": to, "data": "0x" + data.hex(), "value": hex(value)}
+        if gas_limit is None:
+            estimate = await self._rpc("eth_estimateGas", [call])
+            if "error" in estimate:
+                return TxResult("rejected", self._reason(estimate["error"]))
+            gas = int(int(estimate["result"], 16) * GAS_MARGIN)
+        else:
+            gas = gas_limit
+        head = await self.w3.eth.block_number
+        fees = await self.fees.update(self.w3, head)
+        async with self.nonces.claim(self.address) as nonce:
+            tx = {
+                "type": 2,
+                "chainId": self.chain_id,
+                "nonce": nonce,
+                "to": to_checksum_address(to),
+                "data": call["data"],
+                "value": value,
+                "gas": gas,
+                "maxFeePerGas": fees.max_fee_wei,
+                "maxPriorityFeePerGas": fees.priority_fee_wei,
+            }
+            signed = self.account.sign_transaction(tx)
+            raw = "0x" + bytes(signed.raw_transaction).hex()
+            answer = await self._rpc("eth_sendRawTransaction", [raw])
+            if "error" in answer:
+                message = str(answer["error"].get("message", answer["error"]))
+                if "nonce" in message.lower():
+                    # Someone else used this account: re-read after leaving the lock.
+                    asyncio.get_running_loop().call_soon(
+                        lambda: asyncio.ensure_future(self.nonces.resync(self.address))
+                    )
+                raise TxSendError(message)
+            tx_hash: str = answer["result"]
+        self.sent += 1
+        return await self._wait(tx_hash, nonce, call)
+
+    async def _wait(self, tx_hash: str, nonce: int, call: dict[str, Any]) -> TxResult:
+        deadline = time.monotonic() + self.receipt_timeout_s
+        while True:
+            answer = await self._rpc("eth_getTransactionReceipt", [tx_hash])
+            receipt = answer.get("result")
+            if receipt is not None:
+                break
+            if time.monotonic() > deadline:
+                return TxResult("rejected", "no receipt before the timeout", tx_hash, nonce)
+            await asyncio.sleep(0.05)
+        block = int(receipt["blockNumber"], 16)
+        gas_used = int(receipt["gasUsed"], 16)
+        price = int(receipt.get("effectiveGasPrice", "0x0"), 16)
+        logs = tuple(receipt.get("logs", []))
+        if int(receipt["status"], 16) == 1:
+            return TxResult("mined", "", tx_hash, nonce, gas_used, price, block, logs)
+        replay = await self._rpc("eth_call", [call, hex(block - 1)])
+        reason = self._reason(replay["error"]) if "error" in replay else "reverted on inclusion"
+        return TxResult("reverted", reason, tx_hash, nonce, gas_used, price, block, logs)
+
+    def _reason(self, error: dict[str, Any]) -> str:
+        data = revert_data(error)
+        if data:
+            return self.decoder.decode(data)
+        return str(error.get("message", error))
+
+    async def ensure_allowance(self, token: str, spender: str, amount: int) -> TxResult | None:
+        """Approve `spender` for MAX once the allowance is below `amount`."""
+        owner_word = bytes(12) + bytes.fromhex(self.address[2:])
+        spender_word = bytes(12) + bytes.fromhex(to_checksum_address(spender)[2:])
+        answer = await self._rpc(
+            "eth_call",
+            [
+                {"to": token, "data": "0x" + (_ALLOWANCE + owner_word + spender_word).hex()},
+                "latest",
+            ],
+        )
+        if "error" not in answer and int(answer["result"], 16) >= amount:
+            return None
+        return await self.send(token, _APPROVE + spender_word + MAX_UINT.to_bytes(32, "big"))
+
+
+class TxSendError(RuntimeError):
+    """The node refused the signed transaction (not a revert: nothing was mined)."""
+
+
+class DexLegs:
+    """Router swaps for a pool: exact input, `amountOutMin` = quote less `slippage_bps`."""
+
+    def __init__(
+        self,
+        sender: TxSender,
+        routers: dict[str, str],
+        v3_router: str,
+        *,
+        slippage_bps: float,
+        deadline_s: int,
+    ) -> None:
+        from core.chain.artifacts import load  # artifacts read once, at construction
+
+        self.sender = sender
+        self.routers = routers
+        """V2 venue name -> its Router02 address."""
+        self.v3_router = v3_router
+        self.slippage_bps = slippage_bps
+        self.deadline_s = deadline_s
+        self._v2 = sender.w3.eth.contract(abi=load("UniswapV2Router02").abi)
+        self._v3 = sender.w3.eth.contract(abi=load("SwapRouter").abi)
+
+    def min_out(self, expected_out: int) -> int:
+        """expected_out less slippage_bps, rounded down (integer, like the router compares)."""
+        keep = 10**6 - round(self.slippage_bps * 100)
+        return expected_out * keep // 10**6
+
+    def router_for(self, pool: DexPool) -> str:
+        return self.v3_router if pool.kind == "v3" else self.routers[pool.venue]
+
+    async def swap(
+        self,
+        pool: DexPool,
+        token_in: str,
+        amount_in: int,
+        expected_out: int,
+        gas_limit: int | None = None,
+    ) -> TxResult:
+        """Swap exactly `amount_in` of `token_in` on `pool` through its router."""
+        token_out = pool.token1 if token_in == pool.token0 else pool.token0
+        router = self.router_for(pool)
+        approval = await self.sender.ensure_allowance(token_in, router, amount_in)
+        if approval is not None and not approval.ok:
+            return approval
+        block = await self.sender.w3.eth.get_block("latest")
+        deadline = int(block["timestamp"]) + self.deadline_s
+        min_out = self.min_out(expected_out)
+        me = self.sender.address
+        if pool.kind == "v2":
+            data = self._v2.encode_abi(
+                "swapExactTokensForTokens",
+                [amount_in, min_out, [token_in, token_out], me, deadline],
+            )
+        else:
+            params = (token_in, token_out, pool.fee, me, deadline, amount_in, min_out, 0)
+            data = self._v3.encode_abi("exactInputSingle", [params])
+        return await self.sender.send(router, bytes.fromhex(data[2:]), gas_limit=gas_limit)
