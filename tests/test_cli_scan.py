@@ -102,8 +102,8 @@ def test_scan_respects_thresholds_from_env(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
-    # seed 11's first dislocation nets ~24 and ~27 bps on two routes: only the second passes
-    assert rows and all(row["net_bps"] >= 25 for row in rows)
+    # the detector trims a route to exactly the threshold (within float rounding)
+    assert rows and all(row["net_bps"] >= 25 - 1e-6 for row in rows)
 
 
 def test_scan_table(tmp_path: Path) -> None:
