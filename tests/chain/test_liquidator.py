@@ -1,0 +1,156 @@
+"""Liquidator.sol on the devnet: a profitable liquidation pays the owner exactly what the
+journal says (and what the detector forecast), an unprofitable one reverts, a healed position
+is decoded and not retried, strangers are refused, no route means not executed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from core.chain.aave_deploy import aave_abi
+from core.chain.borrowers import BorrowerSim, BorrowerSpec
+from core.chain.devnet import Devnet
+from core.detect.liquidations import LiquidationOpportunity, best_liquidation, new_liquidation_id
+from core.execute.liquidate import LiquidationExecutor
+from core.journal import Journal
+from core.lending.health import account_data
+from core.lending.positions import AaveReader, PositionRead, read_market, read_positions
+from core.lending.routes import RouteBook
+
+GAS_PRICE_WEI = 2 * 10**9
+
+
+def _underwater(devnet: Devnet, coll: str = "WETH", debt: str = "USDC") -> tuple[BorrowerSim, str]:
+    sim = BorrowerSim(devnet.w3, devnet.manifest, seed=11)
+    (user,) = sim.open_positions([BorrowerSpec({coll: 150_000}, debt, 1.05)])
+    price = {"WETH": 3_400, "WBTC": 95_000}[coll]
+    sim.set_prices({coll: Decimal(price) * Decimal("0.92")})  # HF ~0.966: 50% close factor
+    return sim, user
+
+
+def _opportunity(
+    devnet: Devnet, user: str, routes: RouteBook | None = None
+) -> LiquidationOpportunity:
+    aave = devnet.manifest.aave
+    assert aave is not None
+    reader = AaveReader(aave)
+    market, block = read_market(devnet.w3, reader)
+    # Forecast at the next block's timestamp: that is when the liquidation will execute.
+    market = market.with_timestamp(market.timestamp + 1)
+    read = read_positions(devnet.w3, reader, [user], market, block)[user]
+    assert isinstance(read, PositionRead)
+    data = account_data(read.balances, market)
+    assert data.liquidatable
+    if routes is None:
+        routes = RouteBook.from_manifest(devnet.manifest)
+        routes.load(devnet.w3, block)
+    plan = best_liquidation(
+        market, read.balances, data, routes, aave.flash_loan_premium_bps, GAS_PRICE_WEI
+    )
+    assert plan is not None
+    return LiquidationOpportunity(
+        new_liquidation_id(), user, plan, data.health_factor_wad / 1e18, 0.0, 1e12, block
+    )
+
+
+def _next_timestamp(devnet: Devnet) -> None:
+    """Make the next block exactly one second after the latest (the forecast's assumption)."""
+    ts = devnet.w3.eth.get_block("latest")["timestamp"]
+    devnet.w3.provider.make_request("evm_setNextBlockTimestamp", [ts + 1])  # type: ignore[arg-type]
+
+
+def test_liquidation_pays_owner_what_the_journal_says(clean_chain: Devnet, tmp_path: Path) -> None:
+    devnet = clean_chain
+    _, user = _underwater(devnet)
+    opp = _opportunity(devnet, user)
+    assert opp.plan.swap is not None and opp.plan.profit_raw > 0
+    aave = devnet.manifest.aave
+    assert aave is not None
+    usdc = devnet.w3.eth.contract(address=aave.reserves["USDC"].asset, abi=aave_abi("AToken"))
+    before = usdc.functions.balanceOf(aave.liquidator_owner).call()
+    with Journal(tmp_path / "j.sqlite") as journal:
+        executor = LiquidationExecutor(devnet.w3, aave, journal)
+        _next_timestamp(devnet)
+        record = executor.execute(opp, min_profit_raw=opp.plan.profit_raw)
+        stored = journal.opportunity(opp.id)
+    after = usdc.functions.balanceOf(aave.liquidator_owner).call()
+    assert record.status == "liquidated", record.reason
+    assert record.profit_raw == after - before
+    assert record.profit_raw == opp.plan.profit_raw  # the forecast was exact
+    assert stored is not None and stored["status"] == "liquidated"
+    assert int(stored["data"]["profit_raw"]) == after - before
+    assert stored["data"]["balance_changes"]["USDC"] == str(after - before)
+    assert executor.sent == 1
+
+
+def test_unprofitable_liquidation_reverts(clean_chain: Devnet) -> None:
+    devnet = clean_chain
+    _, user = _underwater(devnet)
+    opp = _opportunity(devnet, user)
+    aave = devnet.manifest.aave
+    assert aave is not None
+    executor = LiquidationExecutor(devnet.w3, aave)
+    refused = executor.execute(opp, min_profit_raw=opp.plan.profit_raw + 1)
+    assert refused.status == "refused" and "ProfitTooLow" in refused.reason
+    assert executor.sent == 0
+    _next_timestamp(devnet)
+    reverted = executor.execute(opp, min_profit_raw=opp.plan.profit_raw + 1, preflight=False)
+    assert reverted.status == "reverted"
+    assert reverted.reason == f"ProfitTooLow({opp.plan.profit_raw}, {opp.plan.profit_raw + 1})"
+    assert executor.sent == 1
+
+
+def test_position_healed_before_landing_is_decoded_not_retried(clean_chain: Devnet) -> None:
+    devnet = clean_chain
+    sim, user = _underwater(devnet)
+    opp = _opportunity(devnet, user)
+    sim.set_prices({"WETH": 3_400})  # healthy again before our transaction lands
+    aave = devnet.manifest.aave
+    assert aave is not None
+    executor = LiquidationExecutor(devnet.w3, aave)
+    record = executor.execute(opp, min_profit_raw=0, preflight=False)
+    assert record.status == "reverted"
+    assert "45 HEALTH_FACTOR_NOT_BELOW_THRESHOLD" in record.reason
+    assert executor.sent == 1
+    again = executor.execute(opp, min_profit_raw=0)  # the pre-flight now catches it: no tx
+    assert again.status == "refused" and "HEALTH_FACTOR_NOT_BELOW_THRESHOLD" in again.reason
+    assert executor.sent == 1
+
+
+def test_stranger_cannot_call_the_liquidator(clean_chain: Devnet) -> None:
+    devnet = clean_chain
+    _, user = _underwater(devnet)
+    opp = _opportunity(devnet, user)
+    aave = devnet.manifest.aave
+    assert aave is not None
+    executor = LiquidationExecutor(devnet.w3, aave)
+    stranger = devnet.manifest.accounts[3].address
+    fn = executor.contract.functions.liquidate(executor.params(opp, 0))
+    with pytest.raises(Exception) as caught:
+        fn.call({"from": stranger})
+    assert executor.decode(caught.value) == "NotOwner()"
+    callback = executor.contract.functions.executeOperation(
+        aave.reserves["USDC"].asset, 1, 0, aave.liquidator, b""
+    )
+    with pytest.raises(Exception) as caught:
+        callback.call({"from": stranger})
+    assert executor.decode(caught.value) == "BadCallback()"
+
+
+def test_no_swap_route_is_shown_not_executed(clean_chain: Devnet) -> None:
+    devnet = clean_chain
+    _, user = _underwater(devnet)
+    aave = devnet.manifest.aave
+    assert aave is not None
+    full = RouteBook.from_manifest(devnet.manifest)
+    weth, usdc = aave.reserves["WETH"].asset, aave.reserves["USDC"].asset
+    routes = RouteBook([p for p in full.pools if {p.token0, p.token1} != {weth, usdc}])
+    routes.load(devnet.w3)
+    opp = _opportunity(devnet, user, routes)
+    assert opp.plan.swap is None and opp.plan.collateral_received > 0
+    executor = LiquidationExecutor(devnet.w3, aave)
+    record = executor.execute(opp, min_profit_raw=0)
+    assert record.status == "refused" and "no swap route" in record.reason
+    assert executor.sent == 0
