@@ -350,6 +350,45 @@ class ChainSettings(_Section):
         return self
 
 
+class LendingSettings(_Section):
+    """Aave v3 liquidations: the lending feed, the watchlist and the liquidation gate."""
+
+    enabled: bool = True
+    """Track borrowers and offer liquidations (needs an Aave market in the manifest)."""
+
+    poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    """How often the lending feed checks for a new block, in seconds."""
+
+    log_range_blocks: int = Field(default=2_000, ge=1, le=100_000)
+    """Borrower discovery reads Supply/Borrow/Repay/LiquidationCall logs in ranges this long."""
+
+    watch_hf_below: float = Field(default=1.5, gt=1, le=100)
+    """Watchlist: positions whose health factor is below this."""
+
+    min_profit_usd: float = Field(default=5.0, ge=0)
+    """A liquidation is offered only if its net profit (after bonus, premium, swap, gas) is at
+    least this, in USD; the contract reverts below it (minProfit)."""
+
+    oracle_stale_after_s: float = Field(default=3_600.0, gt=0)
+    """An oracle price not updated for this long gates execution (shown, not executed)."""
+
+    opportunity_ttl_s: float = Field(default=15.0, gt=0, le=600)
+    """How long an offered liquidation stays valid without re-detection, in seconds."""
+
+    revert_cooldown_blocks: int = Field(default=5, ge=0, le=10_000)
+    """After a refused or reverted liquidation, the position is not retried for this many
+    blocks (no retry storm)."""
+
+    gas_price_gwei: float = Field(default=0.0, ge=0, le=100_000)
+    """Gas price the profit forecast assumes, in gwei; 0 reads the node's gas price."""
+
+    sim_borrowers: int = Field(default=40, ge=0, le=5_000)
+    """Sim mode: borrower positions opened on the devnet at start."""
+
+    sim_new_borrower_every_s: float = Field(default=30.0, ge=0)
+    """Sim mode: open one more borrower near the edge this often, in seconds (0: never)."""
+
+
 SIM_SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "LINK/USDT", "ETH/BTC"]
 
 
@@ -390,6 +429,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     keys: KeySettings = Field(default_factory=KeySettings)
     chain: ChainSettings = Field(default_factory=ChainSettings)
+    lending: LendingSettings = Field(default_factory=LendingSettings)
 
     @field_validator("venues")
     @classmethod
