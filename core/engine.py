@@ -23,6 +23,7 @@ from loguru import logger
 
 from core.book import OrderBook
 from core.bus import EventBus
+from core.chain.onchain import OnChain
 from core.detect.model import Opportunity
 from core.detect.spread import SpreadDetector
 from core.detect.top_of_book import SpreadRow, spread_rows
@@ -120,6 +121,7 @@ class Engine:
         self.breaker: CircuitBreaker | None = None
         self.executor: Executor | None = None
         self._submits: set[asyncio.Task[Any]] = set()
+        self.onchain: OnChain | None = None
         self.bus.listen(self._track_feed_health)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -146,6 +148,7 @@ class Engine:
             self.books.setdefault(symbol, {})[venue] = book
         if trading:
             await self._start_trading()
+        await self._start_onchain()
         self._spawn(self._sweep_loop(), "detector-sweep")
         self._running = True
         self._message("INFO", f"engine started in {self.settings.mode.value} mode")
@@ -212,6 +215,7 @@ class Engine:
             left = await self.executor.drain(timeout_s=self.settings.execution.leg_timeout_s * 3)
             for trade_id in left:
                 self._message("WARNING", f"trade {trade_id} still in flight at exit")
+        await self._stop_onchain()
         if self.sim_market is not None:
             self.sim_market.stop()
         if self._feeds is not None:
@@ -226,6 +230,46 @@ class Engine:
             self.journal.flush()
             self.journal.close()
         self._message("INFO", "engine stopped")
+
+    # -- on-chain venues (pools, CEX-DEX / DEX-DEX, DEX legs): see core.chain.onchain -------
+
+    async def _start_onchain(self) -> None:
+        """Sim mode brings a devnet up; other modes need chain.rpc_url (and its manifest)."""
+        if self.settings.mode is not Mode.SIM and not self.settings.chain.rpc_url:
+            return
+        onchain = OnChain(
+            self.settings,
+            self.bus.publish,
+            self.books,
+            self.taker_fee_bps,
+            sim_market=self.sim_market,
+            exchanges=lambda: self.executor.exchanges if self.executor else self.exchanges,
+            journal=lambda: self.journal,
+            clock=self.clock,
+        )
+        try:
+            await onchain.start()
+        except Exception as exc:  # the CEX side keeps running without the chain
+            await onchain.stop()
+            self._message("WARNING", f"on-chain venues not started: {exc}")
+            return
+        self.onchain = onchain
+        self._message("INFO", f"on-chain venues: {', '.join(onchain.venues)}")
+
+    async def _stop_onchain(self) -> None:
+        if self.onchain is not None:
+            await self.onchain.stop()
+            self.onchain = None
+
+    def _sweep_onchain(self) -> None:
+        if self.onchain is not None:
+            for opportunity in self.onchain.scan():
+                self._on_opportunity(opportunity)
+
+    async def _submit_onchain(self, opportunity: Opportunity, how: str) -> str:
+        assert self.onchain is not None
+        ok, text = await self.onchain.submit(opportunity)
+        return f"{how}: {opportunity.symbol} {'sent' if ok else 'failed'}: {text}"
 
     def _spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
@@ -274,6 +318,8 @@ class Engine:
         return self.breaker.check(venues, opportunity.symbol).allowed
 
     async def _submit(self, opportunity: Opportunity, how: str) -> str:
+        if self.onchain is not None and self.onchain.handles(opportunity):
+            return await self._submit_onchain(opportunity, how)
         assert self.executor is not None
         submission = await self.executor.submit(opportunity)
         status = "executed" if submission.accepted else "refused"
@@ -295,6 +341,7 @@ class Engine:
         """One full detector sweep plus opportunity expiry (also called by tests)."""
         for opportunity in self.detector.sweep():
             self._on_opportunity(opportunity)
+        self._sweep_onchain()
         now = self.clock()
         for gone in self.board.expire(now):
             if self.journal is not None:
@@ -319,12 +366,13 @@ class Engine:
         return self.board.pending()
 
     def spread_rows(self) -> list[SpreadRow]:
-        return spread_rows(
+        rows = spread_rows(
             self.books,
             self.taker_fee_bps,
             self.clock(),
             self.settings.thresholds.stale_after_ms / 1000,
         )
+        return rows + (self.onchain.spread_rows() if self.onchain is not None else [])
 
     def feed_status(self) -> list[FeedStatus]:
         out = []

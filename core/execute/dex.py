@@ -123,6 +123,41 @@ class TxSender:
         self.sent += 1
         return await self._wait(tx_hash, nonce, call)
 
+    async def send_create(self, bytecode: bytes) -> str:
+        """Deploy a contract from this account; returns its address (raises if it fails)."""
+        import rlp
+        from eth_utils import keccak
+
+        async with self.nonces.claim(self.address) as nonce:
+            head = await self.w3.eth.block_number
+            fees = await self.fees.update(self.w3, head)
+            gas = await self._rpc(
+                "eth_estimateGas", [{"from": self.address, "data": "0x" + bytecode.hex()}]
+            )
+            if "error" in gas:
+                raise TxSendError(f"deployment would revert: {self._reason(gas['error'])}")
+            tx = {
+                "type": 2,
+                "chainId": self.chain_id,
+                "nonce": nonce,
+                "data": "0x" + bytecode.hex(),
+                "value": 0,
+                "gas": int(int(gas["result"], 16) * GAS_MARGIN),
+                "maxFeePerGas": fees.max_fee_wei,
+                "maxPriorityFeePerGas": fees.priority_fee_wei,
+            }
+            signed = self.account.sign_transaction(tx)
+            answer = await self._rpc(
+                "eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()]
+            )
+            if "error" in answer:
+                raise TxSendError(str(answer["error"]))
+        result = await self._wait(answer["result"], nonce, {"from": self.address})
+        if not result.ok:
+            raise TxSendError(f"deployment reverted: {result.reason}")
+        address = keccak(rlp.encode([bytes.fromhex(self.address[2:]), nonce]))[12:]
+        return str(to_checksum_address(address))
+
     async def _wait(self, tx_hash: str, nonce: int, call: dict[str, Any]) -> TxResult:
         deadline = time.monotonic() + self.receipt_timeout_s
         while True:

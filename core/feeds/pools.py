@@ -356,10 +356,11 @@ class PoolFeed:
         now = self.clock()
         seen: set[tuple[str, str]] = set()
         for pool in self.pools.values():
-            key = (pool.venue, self.health_symbol(pool))
-            if key not in seen:
-                seen.add(key)
-                self.publish(FeedHealthChanged(key[0], key[1], state, reason, at=now))
+            # Both names an opportunity on this pool may carry: its own and the CEX one.
+            for key in ((pool.venue, pool.symbol), (pool.venue, self.health_symbol(pool))):
+                if key not in seen:
+                    seen.add(key)
+                    self.publish(FeedHealthChanged(key[0], key[1], state, reason, at=now))
 
     def venues(self) -> list[str]:
         return sorted({p.venue for p in self.pools.values()})

@@ -1,0 +1,85 @@
+"""Funding choice for an atomic DEX-DEX arbitrage: the wallet's own tokens (gas only) or a
+flash loan (premium + the callback's extra gas), per opportunity; a flash is forced when the
+wallet holds less than the input (SEEDS item 1).
+
+Flash sources: a V2 flash swap on the buy pair itself costs no premium (the pair is repaid
+what getAmountIn asks, the same as buying), a V3 `flash` from a third pool holding the token
+costs its fee on the amount (rounded up, as UniswapV3Pool.flash does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from core.chain.gas import GAS_ARB_FLASH_EXTRA, GAS_ARB_WALLET
+from core.feeds.pools import DexPool
+
+Mode = Literal["wallet", "flash_v2", "flash_v3"]
+
+
+@dataclass(frozen=True, slots=True)
+class FundingChoice:
+    mode: Mode
+    gas_units: int
+    premium: int
+    """Flash premium in raw units of the borrowed token (0 for the wallet and V2 flash)."""
+    cost: float
+    """Premium + gas, in raw units of the borrowed token."""
+    lender: str | None
+    reason: str
+
+
+def v3_flash_fee(amount: int, fee_pips: int) -> int:
+    return -(-amount * fee_pips // 1_000_000)
+
+
+def choose_funding(
+    amount_in: int,
+    wallet_balance: int,
+    buy_pool: DexPool,
+    lenders: list[DexPool],
+    gas_price_in_token: float,
+) -> FundingChoice | None:
+    """Cheapest way to fund `amount_in`; `gas_price_in_token` is one gas unit's cost in raw
+    units of the input token. None when the wallet is short and no flash source exists."""
+    options: list[FundingChoice] = []
+    wallet_gas = GAS_ARB_WALLET
+    flash_gas = GAS_ARB_WALLET + GAS_ARB_FLASH_EXTRA
+    short = wallet_balance < amount_in
+    if not short:
+        options.append(
+            FundingChoice("wallet", wallet_gas, 0, wallet_gas * gas_price_in_token, None, "wallet")
+        )
+    if buy_pool.kind == "v2":
+        options.append(
+            FundingChoice(
+                "flash_v2",
+                flash_gas,
+                0,
+                flash_gas * gas_price_in_token,
+                buy_pool.address,
+                "V2 flash swap",
+            )
+        )
+    for lender in lenders:
+        premium = v3_flash_fee(amount_in, lender.fee)
+        options.append(
+            FundingChoice(
+                "flash_v3",
+                flash_gas,
+                premium,
+                premium + flash_gas * gas_price_in_token,
+                lender.address,
+                f"V3 flash from {lender.venue}",
+            )
+        )
+    if not options:
+        return None
+    best = min(options, key=lambda o: o.cost)
+    if short and best.mode != "wallet":
+        reason = f"{best.reason} (forced: wallet holds {wallet_balance} < {amount_in})"
+        return FundingChoice(
+            best.mode, best.gas_units, best.premium, best.cost, best.lender, reason
+        )
+    return best
