@@ -1,0 +1,347 @@
+"""LendingService: the one object the engine starts for liquidations (sim and live modes).
+
+Each new block: discover borrowers (logs), read the market and every position (Multicall3),
+recompute health factors locally, rebuild the watchlist and the liquidation opportunities.
+Execution is gated: no swap route, a stale oracle, a stale position, or a recent revert for the
+same position (cooldown) refuse before anything is sent.
+
+    service = LendingService(settings.lending, w3, manifest, bus, clock)
+    await service.start(); rows = service.watchlist(); opps = service.opportunities()
+    status = await service.execute(opp.id); await service.sim_tick({"WETH": 3390.5})
+    await service.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from loguru import logger
+from web3 import Web3
+
+from core.chain.borrowers import BorrowerSim
+from core.chain.manifest import AaveDeployment, Manifest
+from core.detect.liquidations import (
+    LiquidationOpportunity,
+    LiquidationPlan,
+    best_liquidation,
+    new_liquidation_id,
+)
+from core.execute.liquidate import LiquidationExecutor, LiquidationRecord
+from core.feeds.lending import LendingFeed, TrackedPosition
+from core.lending.health import WAD, liquidation_move
+from core.lending.positions import LendingReadError
+from core.lending.routes import RouteBook
+from core.settings import LendingSettings
+
+HF_INFINITE = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchlistRow:
+    """One borrower as the watchlist pane shows it (plain data; USD as floats for display)."""
+
+    user: str
+    health_factor: float
+    collateral_usd: dict[str, float]
+    debt_usd: dict[str, float]
+    liquidation_move: tuple[str, float] | None
+    """(symbol, fractional move) that brings HF to 1, e.g. ("WETH", -0.031)."""
+    best: str
+    """The best liquidation now, e.g. `repay 12,000 USDC for WETH on uniswap_v3_500`; ''."""
+    net_profit_usd: float | None
+    liquidatable: bool
+    profitable: bool
+    stale: bool
+    no_route: bool
+    oracle_stale: bool
+    opportunity_id: str | None
+    block: int
+
+
+class LendingService:
+    def __init__(
+        self,
+        settings: LendingSettings,
+        w3: Web3 | str,
+        manifest: Manifest,
+        bus: Any | None = None,
+        clock: Callable[[], float] = time.time,
+        journal: Any | None = None,
+    ) -> None:
+        if manifest.aave is None:
+            raise ValueError("the manifest has no Aave market (deploy it with `devnet up`)")
+        self.settings = settings
+        self.w3 = Web3(Web3.HTTPProvider(w3)) if isinstance(w3, str) else w3
+        self.manifest = manifest
+        self.aave: AaveDeployment = manifest.aave
+        self.bus = bus
+        self.clock = clock
+        self.feed = LendingFeed(self.w3, self.aave, 0, settings.log_range_blocks)
+        self.routes = RouteBook.from_manifest(manifest)
+        self.executor = LiquidationExecutor(self.w3, self.aave, journal, clock)
+        self.sim: BorrowerSim | None = None
+        self._rows: list[WatchlistRow] = []
+        self._opps: dict[str, LiquidationOpportunity] = {}
+        self._opp_by_user: dict[str, str] = {}
+        self._cooldown_until_block: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._last_new_borrower = 0.0
+        self._lock = asyncio.Lock()
+        self.last_error = ""
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self, sim_borrowers: bool = False) -> None:
+        """Start polling; with `sim_borrowers` (sim mode) first open the simulated borrowers."""
+        if sim_borrowers:
+            self.sim = BorrowerSim(self.w3, self.manifest)
+            count = self.settings.sim_borrowers
+            if count:
+                sim = self.sim
+                await asyncio.to_thread(
+                    lambda: sim.open_positions([sim.random_spec() for _ in range(count)])
+                )
+            self._last_new_borrower = self.clock()
+        await self.refresh()
+        self._task = asyncio.create_task(self._run(), name="lending-feed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.poll_interval_s)
+            try:
+                head = await asyncio.to_thread(lambda: int(self.w3.eth.block_number))
+                if head != self.feed.block:
+                    await self.refresh()
+            except Exception as exc:  # keep polling: the feed marks positions stale
+                self.last_error = str(exc)
+                logger.warning("lending feed: {}", exc)
+
+    # -- reads -------------------------------------------------------------------------
+    async def refresh(self) -> None:
+        """One scan: discover, read, recompute. An RPC error keeps positions, marked stale."""
+        async with self._lock:
+            try:
+                await asyncio.to_thread(self._scan)
+                self.last_error = ""
+            except (LendingReadError, OSError, ValueError, RuntimeError) as exc:
+                self.last_error = str(exc)
+                logger.warning("lending scan failed: {}", exc)
+            self._rebuild()
+
+    def _scan(self) -> None:
+        head = int(self.w3.eth.block_number)
+        self.feed.discover(head)
+        block = self.feed.refresh(head)
+        self.routes.load(self.w3, block)
+
+    def scan_once(self) -> None:
+        """Synchronous scan + rebuild (tests, `arbdesk scan`)."""
+        try:
+            self._scan()
+            self.last_error = ""
+        except (LendingReadError, OSError, ValueError, RuntimeError) as exc:
+            self.last_error = str(exc)
+        self._rebuild()
+
+    def oracle_stale(self) -> set[str]:
+        """Symbols whose oracle price is older than oracle_stale_after_s (by chain time)."""
+        market = self.feed.market
+        if market is None:
+            return set(self.aave.reserves)
+        limit = self.settings.oracle_stale_after_s
+        return {
+            s
+            for s in self.aave.reserves
+            if market.timestamp - self.feed.oracle_updated_at.get(s, 0) > limit
+        }
+
+    def _gas_price_wei(self) -> int:
+        if self.settings.gas_price_gwei > 0:
+            return int(Decimal(str(self.settings.gas_price_gwei)) * 10**9)
+        try:
+            return int(self.w3.eth.gas_price)
+        except Exception:
+            return 10**9
+
+    def _rebuild(self) -> None:
+        market = self.feed.market
+        if market is None:
+            return
+        now = self.clock()
+        gas_price = self._gas_price_wei()
+        stale_oracles = self.oracle_stale()
+        rows: list[WatchlistRow] = []
+        opps: dict[str, LiquidationOpportunity] = {}
+        by_user: dict[str, str] = {}
+        for pos in self.feed.snapshot():
+            data = pos.data
+            if data.total_debt_base == 0:
+                continue
+            hf = data.health_factor_wad / WAD
+            if hf >= self.settings.watch_hf_below and not data.liquidatable:
+                continue
+            plan = best_liquidation(
+                market,
+                pos.balances,
+                data,
+                self.routes,
+                self.aave.flash_loan_premium_bps,
+                gas_price,
+                require_liquidatable=False,
+            )
+            involved = {plan.collateral_symbol, plan.debt_symbol} if plan else set()
+            oracle_bad = bool(involved & stale_oracles)
+            profitable = plan is not None and plan.net_profit_usd >= Decimal(
+                str(self.settings.min_profit_usd)
+            )
+            opp_id: str | None = None
+            if (
+                plan is not None
+                and data.liquidatable
+                and profitable
+                and plan.has_route
+                and not pos.stale
+                and not oracle_bad
+                and self._cooldown_until_block.get(pos.user, -1) < self.feed.block
+            ):
+                old = self._opp_by_user.get(pos.user)
+                opp_id = old if old in self._opps else new_liquidation_id()
+                opps[opp_id] = LiquidationOpportunity(
+                    opp_id,
+                    pos.user,
+                    plan,
+                    hf,
+                    now,
+                    now + self.settings.opportunity_ttl_s,
+                    self.feed.block,
+                )
+                by_user[pos.user] = opp_id
+            rows.append(self._row(pos, plan, hf, profitable, oracle_bad, opp_id, market))
+        rows.sort(key=lambda r: r.health_factor)
+        self._rows, self._opps, self._opp_by_user = rows, opps, by_user
+
+    def _row(
+        self,
+        pos: TrackedPosition,
+        plan: LiquidationPlan | None,
+        hf: float,
+        profitable: bool,
+        oracle_bad: bool,
+        opp_id: str | None,
+        market: Any,
+    ) -> WatchlistRow:
+        data = pos.data
+        coll = {
+            r.symbol: data.collateral_base[r.id] / 1e8
+            for r in market.reserves
+            if data.collateral_base[r.id]
+        }
+        debt = {
+            r.symbol: data.debt_base[r.id] / 1e8 for r in market.reserves if data.debt_base[r.id]
+        }
+        best = ""
+        if plan is not None:
+            d = market.by_symbol(plan.debt_symbol)
+            amount = plan.debt_repaid / 10**d.decimals
+            venue = plan.swap.pool.venue if plan.swap else "no route"
+            best = (
+                f"repay {amount:,.4g} {plan.debt_symbol} for {plan.collateral_symbol} via {venue}"
+            )
+        return WatchlistRow(
+            user=pos.user,
+            health_factor=hf if data.total_debt_base else HF_INFINITE,
+            collateral_usd=coll,
+            debt_usd=debt,
+            liquidation_move=liquidation_move(data, market),
+            best=best,
+            net_profit_usd=float(plan.net_profit_usd) if plan else None,
+            liquidatable=data.liquidatable,
+            profitable=profitable,
+            stale=pos.stale,
+            no_route=plan is not None and not plan.has_route,
+            oracle_stale=oracle_bad,
+            opportunity_id=opp_id,
+            block=pos.block,
+        )
+
+    def watchlist(self) -> list[WatchlistRow]:
+        """Borrowers below watch_hf_below (or liquidatable), lowest health factor first."""
+        return list(self._rows)
+
+    def opportunities(self) -> list[LiquidationOpportunity]:
+        """Executable liquidations now, best net profit first."""
+        now = self.clock()
+        live = [o for o in self._opps.values() if o.expires_at > now]
+        return sorted(live, key=lambda o: o.net_profit_usd, reverse=True)
+
+    # -- execution ---------------------------------------------------------------------
+    async def execute(self, opportunity_id: str) -> str:
+        """Liquidate once; returns `liquidated: ...`, `reverted: reason` or `refused: reason`."""
+        opp = self._opps.get(opportunity_id)
+        if opp is None:
+            return "refused: unknown or expired opportunity"
+        record = await asyncio.to_thread(self.execute_sync, opp)
+        return f"{record.status}: {record.reason or _summary(record)}"
+
+    def execute_sync(self, opp: LiquidationOpportunity) -> LiquidationRecord:
+        gate = self._gate(opp)
+        if gate:
+            return self.executor._journal(opp, "refused", gate)
+        min_profit = _min_profit_raw(opp.plan, self.settings.min_profit_usd)
+        record = self.executor.execute(opp, min_profit)
+        self._opps.pop(opp.id, None)
+        if record.status != "liquidated":
+            # No retry storm: this position waits a few blocks before it is offered again.
+            self._cooldown_until_block[opp.user] = (
+                self.feed.block + self.settings.revert_cooldown_blocks
+            )
+        return record
+
+    def _gate(self, opp: LiquidationOpportunity) -> str:
+        if opp.expires_at <= self.clock():
+            return "expired"
+        if opp.plan.swap is None:
+            return "no swap route for the seized collateral"
+        stale = self.oracle_stale() & {opp.plan.collateral_symbol, opp.plan.debt_symbol}
+        if stale:
+            return f"oracle price stale for {', '.join(sorted(stale))}"
+        pos = self.feed.positions.get(opp.user)
+        if pos is None or pos.stale:
+            return "position data stale"
+        return ""
+
+    # -- sim ---------------------------------------------------------------------------
+    async def sim_tick(self, fair_usd: Mapping[str, Decimal | float]) -> list[str]:
+        """Sim mode: move the oracle feeds to the CEX fair prices (by symbol: WETH, WBTC,
+        USDC); now and then open a new borrower near the edge. Returns symbols moved."""
+        if self.sim is None:
+            return []
+        every = self.settings.sim_new_borrower_every_s
+        new = 0
+        if every and self.clock() - self._last_new_borrower >= every:
+            new, self._last_new_borrower = 1, self.clock()
+        return await self.sim.atick(fair_usd, new)
+
+
+def _min_profit_raw(plan: LiquidationPlan, min_profit_usd: float) -> int:
+    """The contract's minProfit in debt-asset units: the USD floor plus the gas it will burn."""
+    if plan.debt_usd_per_raw == 0:
+        return 0
+    need = Decimal(str(min_profit_usd)) + plan.gas_cost_usd
+    return int(need / plan.debt_usd_per_raw)
+
+
+def _summary(record: LiquidationRecord) -> str:
+    return f"profit {record.profit_raw} raw, tx {record.tx_hash}"
