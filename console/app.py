@@ -186,10 +186,10 @@ class ArbdeskApp(App[int]):
         if yes:
             self._start_engine()
         else:
-            self.exit(2, message="live mode not confirmed; nothing was started")
+            self.exit(2, return_code=2, message="live mode not confirmed; nothing was started")
 
     def _timed_exit(self) -> None:
-        self.run_worker(self._shutdown(), group="shutdown", exclusive=True)
+        self.run_worker(self._stop_and_exit(), group="shutdown", exclusive=True)
 
     def on_resize(self) -> None:
         self._relayout()
@@ -277,7 +277,7 @@ class ArbdeskApp(App[int]):
         await self.engine.start()  # type: ignore[attr-defined]
         self._engine_running = True
 
-    async def _shutdown(self, code: int = 0) -> None:
+    async def _stop_and_exit(self, code: int = 0) -> None:
         if self._stopping:
             return
         self._stopping = True
@@ -288,7 +288,7 @@ class ArbdeskApp(App[int]):
             finally:
                 self._engine_running = False
         self._subscription.close()
-        self.exit(code)
+        self.exit(code, return_code=code)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -485,11 +485,11 @@ class ArbdeskApp(App[int]):
                 self._quit_answer,
             )
             return
-        await self._shutdown()
+        await self._stop_and_exit()
 
     async def _quit_answer(self, yes: bool | None) -> None:
         if yes:
-            await self._shutdown()
+            await self._stop_and_exit()
 
 
 def run_console(
