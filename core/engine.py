@@ -396,7 +396,7 @@ class Engine:
         return worst
 
     def breaker_state(self) -> str:
-        return self.breaker.state().value if self.breaker is not None else "CLOSED"
+        return self.breaker.state().value.upper() if self.breaker is not None else "CLOSED"
 
     def breaker_view(self) -> BreakerView | None:
         return self.breaker.view() if self.breaker is not None else None
