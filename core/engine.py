@@ -24,6 +24,7 @@ from loguru import logger
 from core.book import OrderBook
 from core.bus import EventBus
 from core.chain.onchain import OnChain
+from core.detect.liquidations import LiquidationOpportunity
 from core.detect.model import Opportunity
 from core.detect.spread import SpreadDetector
 from core.detect.top_of_book import SpreadRow, spread_rows
@@ -44,6 +45,7 @@ from core.feeds.feedset import FeedSet
 from core.feeds.sim import SimMarket
 from core.journal import Journal
 from core.keys import KeyStore, load_venue_credentials
+from core.lending.service import LendingService, WatchlistRow
 from core.opportunities import OpportunityBoard
 from core.risk import BreakerView, CircuitBreaker
 from core.serialize import to_jsonable
@@ -55,6 +57,9 @@ from core.settings_edit import (
     editable_fields,
     write_toml_value,
 )
+
+LIQUIDATION_VENUE = "aave-v3"  # the breaker scope of liquidations
+AUTO_RETRY_AFTER_S = 5.0  # auto mode's pause on a route after the executor refused it
 
 # Worst first: a venue's health is the worst state of its symbols' feeds.
 _SEVERITY = {
@@ -121,7 +126,9 @@ class Engine:
         self.breaker: CircuitBreaker | None = None
         self.executor: Executor | None = None
         self._submits: set[asyncio.Task[Any]] = set()
+        self._auto_cooldown: dict[tuple[str, str, str], float] = {}
         self.onchain: OnChain | None = None
+        self.lending: LendingService | None = None
         self.bus.listen(self._track_feed_health)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -149,6 +156,7 @@ class Engine:
         if trading:
             await self._start_trading()
         await self._start_onchain()
+        await self._start_lending()
         self._spawn(self._sweep_loop(), "detector-sweep")
         self._running = True
         self._message("INFO", f"engine started in {self.settings.mode.value} mode")
@@ -215,6 +223,7 @@ class Engine:
             left = await self.executor.drain(timeout_s=self.settings.execution.leg_timeout_s * 3)
             for trade_id in left:
                 self._message("WARNING", f"trade {trade_id} still in flight at exit")
+        await self._stop_lending()
         await self._stop_onchain()
         if self.sim_market is not None:
             self.sim_market.stop()
@@ -230,6 +239,101 @@ class Engine:
             self.journal.flush()
             self.journal.close()
         self._message("INFO", "engine stopped")
+
+    # -- Aave v3 liquidations: see core.lending.service --------------------------------------
+
+    async def _start_lending(self) -> None:
+        """Needs the on-chain side's manifest with an Aave market (the devnet deploys one)."""
+        onchain = self.onchain
+        if onchain is None or onchain.manifest is None or onchain.manifest.aave is None:
+            return
+        rpc_url = onchain.devnet.rpc_url if onchain.devnet else self.settings.chain.rpc_url
+        service = LendingService(
+            self.settings.lending,
+            rpc_url,
+            onchain.manifest,
+            bus=self.bus,
+            clock=self.clock,
+            journal=self.journal,
+        )
+        try:
+            await service.start(sim_borrowers=self.sim_market is not None)
+        except Exception as exc:  # liquidations are optional: the rest keeps running
+            with contextlib.suppress(Exception):
+                await service.stop()
+            self._message("WARNING", f"liquidation watchlist not started: {exc}")
+            return
+        self.lending = service
+        if self.sim_market is not None:
+            self._spawn(self._lending_sim_loop(service), "lending-sim")
+        self._spawn(self._lending_auto_loop(service), "lending-auto")
+        self._message("INFO", "liquidation watchlist: Aave v3")
+
+    async def _stop_lending(self) -> None:
+        if self.lending is not None:
+            await self.lending.stop()
+            self.lending = None
+
+    async def _lending_sim_loop(self, service: LendingService) -> None:
+        """Sim: the Aave oracle follows the simulated CEX fair prices."""
+        assert self.sim_market is not None
+        while True:
+            await asyncio.sleep(1.0)
+            prices = {
+                "WETH": self.sim_market.usd_price("ETH"),
+                "WBTC": self.sim_market.usd_price("BTC"),
+                "USDC": 1.0,
+            }
+            try:
+                await service.sim_tick(prices)
+            except Exception as exc:  # a failed oracle move must not end the loop
+                logger.warning("lending sim tick failed: {}", exc)
+
+    async def _lending_auto_loop(self, service: LendingService) -> None:
+        """Auto mode liquidates profitable positions, through the same breaker as trades."""
+        while True:
+            await asyncio.sleep(1.0)
+            if not self.settings.execution.auto_execute or self.breaker is None:
+                continue
+            for opportunity in service.opportunities():
+                if not self.breaker.check((LIQUIDATION_VENUE,), None).allowed:
+                    break
+                self._message("INFO", await self._liquidate(opportunity.id, "auto"))
+
+    async def _liquidate(self, opportunity_id: str, how: str) -> str:
+        assert self.lending is not None
+        if self.breaker is None:
+            return "trading is not running (scan mode)"
+        opportunity = next(
+            (o for o in self.lending.opportunities() if o.id == opportunity_id), None
+        )
+        if opportunity is None:
+            return f"liquidation {opportunity_id} is no longer pending"
+        decision = self.breaker.acquire((LIQUIDATION_VENUE,), None, self.clock())
+        if not decision.allowed:
+            return f"{how}: liquidation refused: {decision.reason}"
+        record = None
+        try:
+            record = await asyncio.to_thread(self.lending.execute_sync, opportunity)
+        finally:
+            if record is None or record.status == "refused":  # nothing was sent
+                self.breaker.release(decision)
+            else:
+                ok = record.status == "liquidated"
+                self.breaker.record_trade(
+                    decision,
+                    ok,
+                    record.realized_pnl_usd or Decimal(0),
+                    failed_venues=() if ok else (LIQUIDATION_VENUE,),
+                )
+        detail = record.reason or f"profit {record.profit_raw} raw, tx {record.tx_hash}"
+        return f"{how}: liquidation {record.status} ({record.symbol}): {detail}"
+
+    def liquidation_watchlist(self) -> list[WatchlistRow]:
+        return self.lending.watchlist() if self.lending is not None else []
+
+    def pending_liquidations(self) -> list[LiquidationOpportunity]:
+        return self.lending.opportunities() if self.lending is not None else []
 
     # -- on-chain venues (pools, CEX-DEX / DEX-DEX, DEX legs): see core.chain.onchain -------
 
@@ -314,6 +418,8 @@ class Engine:
             return False
         if self.in_flight() >= self.settings.risk.max_concurrent_trades:
             return False
+        if self._auto_cooldown.get(opportunity.key, 0.0) > self.clock():
+            return False
         venues = (opportunity.buy_venue, opportunity.sell_venue)
         return self.breaker.check(venues, opportunity.symbol).allowed
 
@@ -329,6 +435,9 @@ class Engine:
             text = f"{how}: {opportunity.symbol} trade {submission.trade_id} legs sent"
         else:
             text = f"{how}: {opportunity.symbol} refused: {submission.reason}"
+            # Auto mode leaves a refused route alone for a while instead of retrying it on
+            # every book update (a short balance or a busy route won't change in 100 ms).
+            self._auto_cooldown[opportunity.key] = self.clock() + AUTO_RETRY_AFTER_S
         self._message("INFO" if submission.accepted else "WARNING", text)
         return text
 
@@ -434,6 +543,10 @@ class Engine:
 
     async def approve(self, opportunity_id: str) -> str:
         """Send an opportunity to the executor; returns a line saying what happened."""
+        if self.lending is not None and any(
+            o.id == opportunity_id for o in self.lending.opportunities()
+        ):
+            return await self._liquidate(opportunity_id, "approved")
         opportunity = self.board.take(opportunity_id)
         if opportunity is None:
             return f"opportunity {opportunity_id} is no longer pending"
