@@ -9,6 +9,7 @@ import sys
 from typing import TextIO
 
 from console.commands._common import add_config_arg, settings_or_exit
+from core.detect.liquidations import LiquidationOpportunity
 from core.detect.model import Opportunity
 from core.events import FeedHealthChanged, FeedMessageDropped, OpportunityFound, VenueProblem
 from core.serialize import iso_utc
@@ -75,7 +76,7 @@ class _JsonPrinter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
 
-    def opportunity(self, opp: Opportunity) -> None:
+    def opportunity(self, opp: Opportunity | LiquidationOpportunity) -> None:
         self.out.write(json.dumps(opp.to_json_dict()) + "\n")
         self.out.flush()
 
@@ -93,7 +94,18 @@ class _TablePrinter:
         self.out = out
         self.count = 0
 
-    def opportunity(self, opp: Opportunity) -> None:
+    def opportunity(self, opp: Opportunity | LiquidationOpportunity) -> None:
+        if isinstance(opp, LiquidationOpportunity):
+            self.count += 1
+            p = opp.plan
+            route = p.swap.pool.venue if p.swap else "no swap route"
+            self.out.write(
+                f"{iso_utc(opp.detected_at):<24} LIQUIDATION {opp.user} HF {opp.health_factor:.4f}"
+                f" repay {p.debt_symbol} for {p.collateral_symbol} via {route}:"
+                f" net {float(p.net_profit_usd):.2f} USD\n"
+            )
+            self.out.flush()
+            return
         if self.count % 20 == 0:
             self.out.write(self.HEADER + "\n")
         self.count += 1

@@ -250,7 +250,8 @@ class LineTable(ScrollView, Generic[RowT], can_focus=True):
 
     def _build_strip(self, cells: tuple[Cell, ...], width: int) -> Strip:
         *row_cells, (_, row_class) = cells
-        base = self._style(row_class)
+        # Strips carry their own background: the widget's style is the base of every cell.
+        base = self.rich_style + self._style(row_class)
         _, columns, widths = self._columns_for(width)
         by_key = {c.key: i for i, c in enumerate(self.COLUMNS)}
         segments = []
@@ -266,7 +267,7 @@ class LineTable(ScrollView, Generic[RowT], can_focus=True):
         if self._header is None or self._header.cell_length != width:
             _, columns, widths = self._columns_for(width)
             title_cells = tuple((self.header_title(c), "") for c in columns)
-            style = self._style("table--header")
+            style = self.rich_style + self._style("table--header")
             text = " ".join(
                 fit(t, w, c.align)
                 for (t, _), w, c in zip(title_cells, widths, columns, strict=True)
@@ -286,16 +287,19 @@ class LineTable(ScrollView, Generic[RowT], can_focus=True):
         index = y - 1 + scroll_y
         if index >= len(self._rows):
             if index == 0 and not self._rows:
-                style = self._style("table--empty")
-                return Strip([Segment(f" {self.EMPTY_TEXT}", style)]).adjust_cell_length(width)
-            return Strip.blank(width)
+                style = self.rich_style + self._style("table--empty")
+                return Strip([Segment(f" {self.EMPTY_TEXT}", style)]).adjust_cell_length(
+                    width, self.rich_style
+                )
+            return Strip.blank(width, self.rich_style)
         key = self._keys[index]
         strip = self._strips.get(key)
         if strip is None or strip.cell_length != width:
             strip = self._strips[key] = self._build_strip(self._cells[key], width)
         if index == self.cursor_row:
             name = "table--cursor" if self.has_focus else "table--cursor-blurred"
-            strip = strip.apply_style(self._style(name))
+            # Applied over the cells' own styles, so the cursor shows on every theme.
+            strip = Strip(Segment.apply_style(iter(strip), None, self._style(name)), width)
         return strip.crop(scroll_x, scroll_x + width)
 
     def on_focus(self) -> None:

@@ -72,14 +72,16 @@ class OrderBooksPane(Widget, can_focus=True):
         self._built_for = None
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(name, partial=True) if name else Style()
+        # Strips carry their own background: the widget's style is the base of every segment.
+        base = self.rich_style
+        return base + self.get_component_rich_style(name, partial=True) if name else base
 
     def _build(self, width: int) -> list[Strip]:
         n = max(len(self.sides), 1)
         col_width = max((width - (n - 1)) // n, 8)
         columns = [self._venue_lines(side, col_width) for side in self.sides]
         height = HEADER_LINES + BOOK_DEPTH
-        gap = Segment(" ")
+        gap = Segment(" ", self.rich_style)
         strips = []
         for y in range(height):
             segments: list[Segment] = []
@@ -87,7 +89,7 @@ class OrderBooksPane(Widget, can_focus=True):
                 if i:
                     segments.append(gap)
                 segments.extend(column[y])
-            strips.append(Strip(segments).adjust_cell_length(width))
+            strips.append(Strip(segments).adjust_cell_length(width, self.rich_style))
         return strips
 
     def _venue_lines(self, side: BookSide, width: int) -> list[list[Segment]]:
@@ -126,30 +128,36 @@ class OrderBooksPane(Widget, can_focus=True):
             bid = side.bids[i] if i < len(side.bids) else None
             ask = side.asks[i] if i < len(side.asks) else None
             segs = self._bar_cell(bid, size_w, max_size, bid_bar, right=True)
-            segs.append(Segment(" "))
+            segs.append(Segment(" ", self.rich_style))
             segs.append(Segment(fit(fmt_price(bid[0]) if bid else "", price_w, "right"), bid_style))
-            segs.append(Segment(" "))
+            segs.append(Segment(" ", self.rich_style))
             segs.append(Segment(fit(fmt_price(ask[0]) if ask else "", price_w, "left"), ask_style))
-            segs.append(Segment(" "))
+            segs.append(Segment(" ", self.rich_style))
             segs.extend(self._bar_cell(ask, size_w + extra, max_size, ask_bar, right=False))
             lines.append(segs)
         return lines
 
-    @staticmethod
     def _bar_cell(
-        level: tuple[float, float] | None, width: int, max_size: float, bar: Style, *, right: bool
+        self,
+        level: tuple[float, float] | None,
+        width: int,
+        max_size: float,
+        bar: Style,
+        *,
+        right: bool,
     ) -> list[Segment]:
         """The size printed over a bar as long as size / largest size shown; bids grow from
         the right (toward the price), asks from the left."""
         if width <= 0:
             return []
+        base = self.rich_style
         if level is None or max_size <= 0:
-            return [Segment(" " * width)]
+            return [Segment(" " * width, base)]
         text = fit(fmt_size(level[1]), width, "right" if right else "left")
         filled = max(1, round(level[1] / max_size * width))
         if right:
-            return [Segment(text[: width - filled]), Segment(text[width - filled :], bar)]
-        return [Segment(text[:filled], bar), Segment(text[filled:])]
+            return [Segment(text[: width - filled], base), Segment(text[width - filled :], bar)]
+        return [Segment(text[:filled], bar), Segment(text[filled:], base)]
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -160,5 +168,7 @@ class OrderBooksPane(Widget, can_focus=True):
         if y == 0:
             self.frames_drawn += 1
         if not self.sides and y == 0:
-            return Strip([Segment(" waiting for books…", self._style("books--dim"))])
-        return self._strips[y] if y < len(self._strips) else Strip.blank(width)
+            return Strip(
+                [Segment(" waiting for books…", self._style("books--dim"))]
+            ).adjust_cell_length(width, self.rich_style)
+        return self._strips[y] if y < len(self._strips) else Strip.blank(width, self.rich_style)

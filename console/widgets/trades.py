@@ -75,7 +75,7 @@ class TradesPane(LineTable[TradeRow]):
                 ("—" if pnl is None else f"{pnl:+,.2f}", pnl_class),
             )
         return (
-            (f"  └ {leg.role} {leg.side}", "table--dim"),
+            (f"  └ {leg.role}" + (f" ({leg.side})" if leg.side != leg.role else ""), "table--dim"),
             (leg.venue, "table--dim"),
             (leg.status, _state_class(leg.status)),
             (f"{_num(leg.filled)} / {_num(leg.amount)}", ""),

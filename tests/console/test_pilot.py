@@ -140,9 +140,7 @@ async def _edit(pilot, app: ArbdeskApp, path: str, value: str) -> Static:  # typ
     return box.query_one(".field-result", Static)
 
 
-async def test_threshold_edit_valid_applies_and_saves(
-    app: ArbdeskApp, engine: FakeEngine
-) -> None:
+async def test_threshold_edit_valid_applies_and_saves(app: ArbdeskApp, engine: FakeEngine) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("t")
@@ -169,9 +167,7 @@ async def test_threshold_edit_invalid_keeps_old_value(app: ArbdeskApp, engine: F
         shown = str(result.render())
         assert "thresholds.min_profit_bps = '-4'" in shown
         assert "greater than or equal to 0" in shown
-        assert app.screen.query_one(f"#{field_id('thresholds.min_profit_bps')}").has_class(
-            "-error"
-        )
+        assert app.screen.query_one(f"#{field_id('thresholds.min_profit_bps')}").has_class("-error")
         assert "min_profit_bps = 3.0" in engine.settings.toml_path.read_text()  # type: ignore[union-attr]
 
 
