@@ -129,6 +129,7 @@ class Engine:
         self._auto_cooldown: dict[tuple[str, str, str], float] = {}
         self.onchain: OnChain | None = None
         self.lending: LendingService | None = None
+        self._liquidations_seen: set[str] = set()
         self.bus.listen(self._track_feed_health)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -329,6 +330,20 @@ class Engine:
         detail = record.reason or f"profit {record.profit_raw} raw, tx {record.tx_hash}"
         return f"{how}: liquidation {record.status} ({record.symbol}): {detail}"
 
+    def _sweep_lending(self) -> None:
+        """Publish liquidation opportunities as they appear and leave, like spreads."""
+        if self.lending is None:
+            return
+        now = self.clock()
+        current = {o.id: o for o in self.lending.opportunities()}
+        for opportunity_id, opportunity in current.items():
+            if opportunity_id not in self._liquidations_seen:
+                self.counters["opportunities"] += 1
+                self.bus.publish(OpportunityFound(opportunity, False, at=now))
+        for gone in self._liquidations_seen - current.keys():
+            self.bus.publish(OpportunityExpired(gone, "gone", at=now))
+        self._liquidations_seen = set(current)
+
     def liquidation_watchlist(self) -> list[WatchlistRow]:
         return self.lending.watchlist() if self.lending is not None else []
 
@@ -451,6 +466,7 @@ class Engine:
         for opportunity in self.detector.sweep():
             self._on_opportunity(opportunity)
         self._sweep_onchain()
+        self._sweep_lending()
         now = self.clock()
         for gone in self.board.expire(now):
             if self.journal is not None:

@@ -54,8 +54,10 @@ class Opportunity:
         return (self.symbol, self.buy_venue, self.sell_venue)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """Exactly the field names above; numbers stay numbers, times become ISO-8601 UTC."""
+        """The field names above plus `kind` ("spread"; liquidations say "liquidation", so
+        `scan --json` consumers can tell them apart); numbers stay numbers, times ISO-8601 UTC."""
         return {
+            "kind": "spread",
             "id": self.id,
             "symbol": self.symbol,
             "buy_venue": self.buy_venue,
