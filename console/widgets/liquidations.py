@@ -97,5 +97,5 @@ class LiquidationsPane(LineTable[WatchlistRow]):
 
     def selected_opportunity_id(self) -> str | None:
         """The opportunity behind the cursor row, for the approve key."""
-        row = self.selected_row()
+        row = self.selected_row
         return row.opportunity_id if row is not None else None
