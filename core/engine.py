@@ -364,6 +364,8 @@ class Engine:
             sim_market=self.sim_market,
             exchanges=lambda: self.executor.exchanges if self.executor else self.exchanges,
             journal=lambda: self.journal,
+            breaker=lambda: self.breaker,
+            executor=lambda: self.executor,
             clock=self.clock,
         )
         try:
@@ -386,9 +388,11 @@ class Engine:
                 self._on_opportunity(opportunity)
 
     async def _submit_onchain(self, opportunity: Opportunity, how: str) -> str:
+        """On-chain trades go through the same breaker, journal and events as CEX trades
+        (core.chain.trade); this returns when the trade has finished."""
         assert self.onchain is not None
         ok, text = await self.onchain.submit(opportunity)
-        return f"{how}: {opportunity.symbol} {'sent' if ok else 'failed'}: {text}"
+        return f"{how}: {opportunity.symbol} {'completed' if ok else 'not completed'}: {text}"
 
     def _spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
