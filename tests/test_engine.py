@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -22,9 +23,17 @@ from core.events import (
     TradeStarted,
 )
 from core.journal import Journal, TradeStatus
-from core.settings import Settings, SettingsError
+from core.settings import (
+    ExecutionSettings,
+    JournalSettings,
+    LoggingSettings,
+    Settings,
+    SettingsError,
+    SimSettings,
+)
 
 pytestmark = pytest.mark.timeout(40)
+E = TypeVar("E", bound=Event)
 
 
 class Clock:
@@ -37,12 +46,12 @@ class Clock:
         return time.time() + self.offset
 
 
-def make_settings(tmp_path: Path, **execution: object) -> Settings:
+def make_settings(tmp_path: Path, auto_execute: bool = False) -> Settings:
     return Settings(
-        journal={"path": tmp_path / "journal.sqlite3"},
-        sim={"speed": 5.0},
-        execution={"leg_timeout_s": 2.0, **execution},
-        logging={"path": tmp_path / "arbdesk.log"},
+        journal=JournalSettings(path=tmp_path / "journal.sqlite3"),
+        sim=SimSettings(speed=5.0),
+        execution=ExecutionSettings(leg_timeout_s=2.0, auto_execute=auto_execute),
+        logging=LoggingSettings(path=tmp_path / "arbdesk.log"),
     )
 
 
@@ -67,7 +76,7 @@ class Rig:
         self.events: list[Event] = []
         engine.bus.listen(self.events.append)
 
-    def of(self, kind: type[Event]) -> list[Event]:
+    def of(self, kind: type[E]) -> list[E]:
         return [e for e in self.events if isinstance(e, kind)]
 
     async def approve_until_accepted(self, tries: int = 5) -> str:
