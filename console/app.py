@@ -33,6 +33,7 @@ from console.screens.palette import ArbdeskCommands
 from console.screens.thresholds import ThresholdsScreen
 from console.state import ConsoleState, EngineLike
 from console.themes import DEFAULT_THEME, load_themes, next_theme
+from console.widgets.liquidations import LiquidationsPane
 from console.widgets.log_pane import LogPane
 from console.widgets.opportunities import OpportunitiesPane
 from console.widgets.order_books import OrderBooksPane
@@ -69,22 +70,23 @@ class ArbdeskApp(App[int]):
     TITLE = "arbdesk"
     COMMANDS = App.COMMANDS | {ArbdeskCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a,enter", "approve", "Approve"),
-        Binding("x", "reject", "Reject"),
-        Binding("A", "toggle_auto", "Auto"),
-        Binding("K", "kill", "Kill"),
-        Binding("t", "thresholds", "Thresholds"),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("s", "cycle_symbol", "Symbol"),
-        Binding("T", "cycle_theme", "Theme"),
-        Binding("l", "toggle_log", "Log"),
-        Binding("h", "history", "History"),
-        Binding("question_mark", "help", "Keys", key_display="?"),
-        Binding("q", "quit", "Quit"),
+        Binding("a,enter", "approve", "Approve", tooltip="approve the selected opportunity"),
+        Binding("x", "reject", "Reject", tooltip="reject the selected opportunity"),
+        Binding("A", "toggle_auto", "Auto", tooltip="auto-execute on/off (asks in live mode)"),
+        Binding("K", "kill", "Kill", tooltip="kill switch: halt now; again to resume (asks)"),
+        Binding("t", "thresholds", "Thresholds", tooltip="edit thresholds and limits live"),
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="filter rows by text"),
+        Binding("s", "cycle_symbol", "Symbol", tooltip="order books: next symbol"),
+        Binding("T", "cycle_theme", "Theme", tooltip="next theme (saved to settings.toml)"),
+        Binding("l", "toggle_log", "Log", tooltip="show / hide the engine log"),
+        Binding("h", "history", "History", tooltip="finished trades"),
+        Binding("question_mark", "help", "Keys", key_display="?", tooltip="this screen"),
+        Binding("q", "quit", "Quit", tooltip="quit (asks when trades are in flight)"),
         Binding("1", "show_pane('books')", "Books", show=False),
         Binding("2", "show_pane('spreads')", "Spreads", show=False),
         Binding("3", "show_pane('opportunities')", "Opportunities", show=False),
         Binding("4", "show_pane('trades')", "Trades", show=False),
+        Binding("5", "show_pane('liquidations')", "Liquidations", show=False),
     ]
 
     def __init__(
@@ -111,6 +113,7 @@ class ArbdeskApp(App[int]):
         self.active_pane = "opportunities"
         self._narrow: bool | None = None
         self._titles: dict[str, str] = {}
+        self._laid_out_for: tuple[str, ...] = ()
         themes, problems = load_themes(themes_folder)
         for theme in themes:
             self.register_theme(theme)
@@ -134,6 +137,7 @@ class ArbdeskApp(App[int]):
                 with Vertical(id="right"):
                     yield OpportunitiesPane(id="opportunities", classes="pane")
                     yield TradesPane(id="trades", classes="pane")
+                    yield LiquidationsPane(id="liquidations", classes="pane")
         log = LogPane(id="log")
         log.border_title = "Engine log (l hides)"
         yield log
@@ -157,6 +161,14 @@ class ArbdeskApp(App[int]):
     @property
     def trades(self) -> TradesPane:
         return self.query_one("#trades", TradesPane)
+
+    @property
+    def liquidations(self) -> LiquidationsPane:
+        return self.query_one("#liquidations", LiquidationsPane)
+
+    def available_panes(self) -> tuple[str, ...]:
+        """The liquidation watchlist exists only when the engine runs a lending feed."""
+        return tuple(k for k, _ in PANES if k != "liquidations" or self.state.has_watchlist)
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)
@@ -198,18 +210,19 @@ class ArbdeskApp(App[int]):
         """Wide: every pane on screen. Narrow or short: one pane at a time, as tabs."""
         narrow = self.size.width < NARROW_WIDTH or self.size.height < SHORT_HEIGHT
         self._narrow = narrow
+        available = self.available_panes()
+        self._laid_out_for = available
+        if self.active_pane not in available:
+            self.active_pane = "opportunities"
+        active = self.active_pane
         self.screen_stack[0].set_class(narrow, "-narrow")
-        tabs = self.query_one(PaneTabs)
-        tabs.display = narrow
+        self.query_one(PaneTabs).display = narrow
         for key, _ in PANES:
             pane = self.query_one(f"#{key}")
-            pane.display = not narrow or key == self.active_pane
-        middle_keys = {"spreads", "opportunities", "trades"}
-        self.query_one("#middle").display = not narrow or self.active_pane in middle_keys
-        self.query_one("#right").display = not narrow or self.active_pane in {
-            "opportunities",
-            "trades",
-        }
+            pane.display = key in available and (not narrow or key == active)
+        right = {"opportunities", "trades", "liquidations"}
+        self.query_one("#middle").display = not narrow or active in right | {"spreads"}
+        self.query_one("#right").display = not narrow or active in right
 
     # -- frames ----------------------------------------------------------------------------
 
@@ -244,13 +257,21 @@ class ArbdeskApp(App[int]):
         spreads.set_rows(state.spreads)
         self.opportunities.set_rows(state.opportunities)
         self.trades.set_trades(state.active_trades)
+        if state.has_watchlist:
+            self.liquidations.set_rows(state.watchlist)
+        if self.available_panes() != self._laid_out_for:
+            self._relayout()
         self.query_one(StatusBar).show(state)
         if state.new_log:
             self.query_one(LogPane).add_lines(state.new_log)
         self._set_titles()
         if self._narrow:
-            counts = {"opportunities": len(state.opportunities), "trades": len(state.active_trades)}
-            self.query_one(PaneTabs).show(self.active_pane, counts)
+            counts = {
+                "opportunities": len(state.opportunities),
+                "trades": len(state.active_trades),
+                "liquidations": sum(1 for r in state.watchlist if r.opportunity_id),
+            }
+            self.query_one(PaneTabs).show(self.active_pane, counts, self.available_panes())
         if isinstance(self.screen, HistoryScreen):
             self.screen.update(state.finished_trades)
 
@@ -262,6 +283,12 @@ class ArbdeskApp(App[int]):
             f"Spreads · {len(state.spreads)} pairs · sorted by {self.spreads.sort} (o)",
         )
         self._title(self.opportunities, f"Opportunities · {len(state.opportunities)}")
+        if state.has_watchlist:
+            ready = sum(1 for r in state.watchlist if r.opportunity_id)
+            self._title(
+                self.liquidations,
+                f"Liquidation watchlist · {len(state.watchlist)} borrowers · {ready} liquidatable",
+            )
         done = len(state.finished_trades)
         self._title(self.trades, f"Active trades · {len(state.active_trades)}  (h: {done} done)")
 
@@ -310,6 +337,13 @@ class ArbdeskApp(App[int]):
         return True
 
     def action_approve(self) -> None:
+        if self.focused is self.liquidations:
+            borrower = self.liquidations.selected_row
+            if borrower is None or borrower.opportunity_id is None:
+                self.notify("no liquidation available for this borrower", severity="warning")
+                return
+            self._approve(borrower.opportunity_id, f"liquidation of {borrower.user}")
+            return
         row = self.opportunities.selected_row
         if row is None:
             self.notify("no opportunity selected", severity="warning")
@@ -397,7 +431,7 @@ class ArbdeskApp(App[int]):
         for binding in self.BINDINGS:
             if isinstance(binding, Binding) and binding.show:
                 shown = binding.key_display or binding.key.replace(",", " / ")
-                keys.append((shown, binding.description))
+                keys.append((shown, binding.tooltip or binding.description))
         keys.append(("ctrl+q", "quit (same as q)"))
         self.push_screen(HelpScreen(keys))
 
@@ -410,6 +444,8 @@ class ArbdeskApp(App[int]):
         log.display = not log.display
 
     def action_show_pane(self, key: str) -> None:
+        if key not in self.available_panes():
+            return
         self.active_pane = key
         self._relayout()
         self.query_one(f"#{key}").focus()
@@ -433,7 +469,7 @@ class ArbdeskApp(App[int]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        for pane in (self.spreads, self.opportunities, self.trades):
+        for pane in (self.spreads, self.opportunities, self.trades, self.liquidations):
             pane.set_filter(event.value)
 
     @on(Input.Submitted, "#filter")

@@ -141,6 +141,23 @@ class TradeLine:
 
 
 @dataclass(frozen=True, slots=True)
+class LiquidationLine:
+    """One borrower on the Aave watchlist."""
+
+    user: str
+    health_factor: float
+    collateral_usd: float
+    debt_usd: float
+    move: tuple[str, float] | None  # (symbol, fractional price move that brings HF to 1)
+    best: str
+    net_profit_usd: float | None
+    liquidatable: bool
+    profitable: bool
+    flags: tuple[str, ...]  # stale, no route, oracle stale
+    opportunity_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class VenueLine:
     venue: str
     health: FeedState
@@ -169,6 +186,8 @@ class ConsoleState:
     opportunities: list[OpportunityLine] = field(default_factory=list)
     active_trades: list[TradeLine] = field(default_factory=list)
     finished_trades: list[TradeLine] = field(default_factory=list)
+    watchlist: list[LiquidationLine] = field(default_factory=list)
+    has_watchlist: bool = False  # the engine runs a lending feed (else: no pane at all)
     venue_lines: list[VenueLine] = field(default_factory=list)
     breaker: str = "CLOSED"
     killed: bool = False
@@ -236,6 +255,7 @@ class ConsoleState:
         self._pull_health(engine, now)
         self._pull_risk(engine)
         self._pull_trades(engine)
+        self._pull_watchlist(engine)
         self.dirty_books.clear()
 
     def _pull_books(self, engine: EngineLike, now: float) -> None:
@@ -332,6 +352,14 @@ class ConsoleState:
         if not callable(getattr(engine, "in_flight", None)):
             self.in_flight = len(self.active_trades)
 
+    def _pull_watchlist(self, engine: EngineLike) -> None:
+        rows = getattr(engine, "liquidation_watchlist", None)
+        if getattr(engine, "lending", None) is None or not callable(rows):
+            self.has_watchlist, self.watchlist = False, []
+            return
+        self.has_watchlist = True
+        self.watchlist = [liquidation_line(r) for r in rows()]
+
     # -- selection -------------------------------------------------------------------------
 
     def cycle_symbol(self, step: int = 1) -> str:
@@ -359,6 +387,31 @@ def opportunity_line(opportunity: Any, now: float) -> OpportunityLine:
         net_bps=float(opportunity.net_bps),
         net_profit_usd=float(opportunity.net_profit_usd),
         ttl_s=float(opportunity.expires_at) - now,
+    )
+
+
+def liquidation_line(row: Any) -> LiquidationLine:
+    flags = tuple(
+        word
+        for word, on in (
+            ("stale", row.stale),
+            ("no route", row.no_route),
+            ("oracle stale", row.oracle_stale),
+        )
+        if on
+    )
+    return LiquidationLine(
+        user=str(row.user),
+        health_factor=float(row.health_factor),
+        collateral_usd=float(sum(row.collateral_usd.values())),
+        debt_usd=float(sum(row.debt_usd.values())),
+        move=row.liquidation_move,
+        best=str(row.best),
+        net_profit_usd=None if row.net_profit_usd is None else float(row.net_profit_usd),
+        liquidatable=bool(row.liquidatable),
+        profitable=bool(row.profitable),
+        flags=flags,
+        opportunity_id=row.opportunity_id,
     )
 
 
@@ -396,7 +449,10 @@ def trade_line(trade: Any) -> TradeLine:
         sell_venue=str(pick("sell_venue")),
         state=str(getattr(state, "value", state)),
         legs=legs,
-        realized_pnl=_dec(getattr(trade, "realized_pnl", None)),
+        # USD when the executor values it, else the quote currency's PnL.
+        realized_pnl=_dec(
+            getattr(trade, "realized_pnl_usd", None) or getattr(trade, "realized_pnl", None)
+        ),
         started_at=float(pick("started_at", 0.0)),
         finished_at=(
             float(trade.finished_at) if getattr(trade, "finished_at", None) is not None else None

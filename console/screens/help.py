@@ -14,7 +14,8 @@ from textual.widgets import Static
 EXTRA_KEYS = (
     ("↑ ↓ / j k", "move in the focused pane"),
     ("tab / shift+tab", "next / previous pane"),
-    ("1 2 3 4", "books, spreads, opportunities, trades (tabs on small terminals)"),
+    ("1 2 3 4 5", "books, spreads, opportunities, trades, liquidations (tabs when small)"),
+    ("a on liquidations", "approve the selected borrower's liquidation"),
     ("o", "spreads: cycle the sort (net, gross, symbol); or click a column title"),
     ("mouse", "click a row to select it, a pane to focus it; wheel scrolls"),
     ("ctrl+p", "command palette"),

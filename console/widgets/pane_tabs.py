@@ -15,6 +15,7 @@ PANES = (
     ("spreads", "Spreads"),
     ("opportunities", "Opportunities"),
     ("trades", "Trades"),
+    ("liquidations", "Liquidations"),
 )
 
 
@@ -29,17 +30,20 @@ class PaneTabs(Widget):
         super().__init__(id=id)
         self.active = "opportunities"
         self.counts: dict[str, int] = {}
+        self.available: tuple[str, ...] = tuple(key for key, _ in PANES)
         self._spans: list[tuple[int, int, str]] = []
 
-    def show(self, active: str, counts: dict[str, int]) -> None:
-        if active != self.active or counts != self.counts:
-            self.active, self.counts = active, dict(counts)
+    def show(self, active: str, counts: dict[str, int], available: tuple[str, ...]) -> None:
+        if (active, counts, available) != (self.active, self.counts, self.available):
+            self.active, self.counts, self.available = active, dict(counts), available
             self.refresh()
 
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         self._spans = []
         for n, (key, title) in enumerate(PANES, start=1):
+            if key not in self.available:
+                continue
             start = len(text)
             text.append(f" {n}", self.get_component_rich_style("tabs--key", partial=True))
             count = self.counts.get(key)

@@ -75,6 +75,8 @@ class FakeEngine:
         self.stopped = False
         self.theme_saved: str | None = None
         self.approved: list[str] = []
+        self.lending: object | None = None  # set to anything to run the watchlist
+        self.watchlist: list[Any] = []
         for s_i, symbol in enumerate(SYMBOLS):
             for v_i, venue in enumerate(VENUES):
                 self.books.setdefault(symbol, {})[venue] = self._book(symbol, venue, s_i, v_i)
@@ -164,12 +166,18 @@ class FakeEngine:
     def finished_trades(self) -> list[FakeTrade]:
         return [t for t in self.trades if t.finished_at is not None]
 
+    def liquidation_watchlist(self) -> list[Any]:
+        return list(self.watchlist)
+
     def in_flight(self) -> int:
         return len(self.active_trades())
 
     # -- commands -------------------------------------------------------------------------
 
     async def approve(self, opportunity_id: str) -> str:
+        if any(row.opportunity_id == opportunity_id for row in self.watchlist):
+            self.approved.append(opportunity_id)
+            return f"liquidation {opportunity_id} sent"
         opp = self.opportunities.pop(opportunity_id, None)
         if opp is None:
             return f"{opportunity_id}: no longer pending"

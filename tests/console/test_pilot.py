@@ -10,10 +10,16 @@ from console.app import ArbdeskApp
 from console.screens.confirm import ConfirmScreen
 from console.screens.history import HistoryScreen
 from console.screens.thresholds import ThresholdsScreen, field_id
+from console.widgets.status_bar import StatusBar
+from core.lending.service import WatchlistRow
 from core.settings import Mode
 from tests.console.fake_engine import FakeEngine
 
 SIZE = (160, 48)
+
+
+def status_line(app: ArbdeskApp) -> str:
+    return app.query_one(StatusBar).render().plain
 
 
 async def approvals_done(app: ArbdeskApp) -> None:
@@ -75,7 +81,7 @@ async def test_kill_switch_halts_at_once_and_resume_asks(
         await pilot.pause()
         assert engine.killed  # no confirmation to halt
         assert app.state.killed
-        assert "KILLED" in app.query_one("#status").render().plain  # type: ignore[attr-defined]
+        assert "KILLED" in status_line(app)
         await pilot.press("K")  # resuming asks first
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
@@ -97,7 +103,7 @@ async def test_auto_execute_toggles_without_asking_in_sim(
         await pilot.press("A")
         await pilot.pause()
         assert engine.auto_execute
-        assert "auto ON" in app.query_one("#status").render().plain  # type: ignore[attr-defined]
+        assert "auto ON" in status_line(app)
         await pilot.press("A")
         await pilot.pause()
         assert not engine.auto_execute
@@ -279,3 +285,48 @@ async def test_command_palette_runs_actions(app: ArbdeskApp, engine: FakeEngine)
         await pilot.press("enter")
         await pilot.pause(0.2)
         assert engine.killed
+
+
+def watch_row(user: str, hf: float, opportunity_id: str | None) -> WatchlistRow:
+    return WatchlistRow(
+        user=user,
+        health_factor=hf,
+        collateral_usd={"WETH": 30_000.0},
+        debt_usd={"USDC": 25_000.0},
+        liquidation_move=("WETH", -0.031) if hf >= 1 else None,
+        best="repay 12,500 USDC for WETH on uniswap_v3_500" if opportunity_id else "",
+        net_profit_usd=84.5 if opportunity_id else None,
+        liquidatable=hf < 1,
+        profitable=opportunity_id is not None,
+        stale=False,
+        no_route=False,
+        oracle_stale=False,
+        opportunity_id=opportunity_id,
+        block=120,
+    )
+
+
+async def test_no_watchlist_pane_without_lending(app: ArbdeskApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert not app.liquidations.display
+        await pilot.press("5")
+        assert app.focused is app.opportunities
+
+
+async def test_liquidation_watchlist_and_approve(app: ArbdeskApp, engine: FakeEngine) -> None:
+    engine.lending = object()
+    engine.watchlist = [
+        watch_row("0x" + "b" * 40, 1.2, None),
+        watch_row("0x" + "a" * 40, 0.97, "liq-1"),
+    ]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.liquidations.display
+        assert app.liquidations.row_count == 2
+        await pilot.press("5")
+        assert app.focused is app.liquidations
+        assert app.liquidations.selected_row.health_factor == 0.97  # type: ignore[union-attr]
+        await pilot.press("a")
+        await approvals_done(app)
+        assert engine.approved == ["liq-1"]

@@ -44,7 +44,7 @@ class TestMainScreen:
 
 class TestThresholdsEditor:
     def test_invalid_value_shows_reason(self, snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-        async def type_bad_value(pilot: Pilot) -> None:  # type: ignore[type-arg]
+        async def type_bad_value(pilot: Pilot) -> None:
             await pilot.press("t")
             await pilot.pause()
             for box in pilot.app.screen.query(Input):
