@@ -16,15 +16,46 @@ from typing import Any
 GWEI = 10**9
 FEE_HISTORY_BLOCKS = 5
 
-# Gas of the transactions the detectors price, measured on the devnet (receipts of the
-# tests/chain tests; see bench/bench_cex_dex.py). Router swaps are re-measured at start-up
-# with eth_estimateGas (GasModel.measure); these stand in until then.
+# Fallback gas of the transactions the detectors price, used only until a figure is measured
+# (see GasTable): router swaps are measured at start-up with eth_estimateGas (OnChain.start),
+# and every mined swap or FlashArbitrage call then updates its kind from its receipt. These
+# values are what the tests/chain receipts showed on the devnet; no runtime code reads them
+# once a measurement exists.
 GAS_V2_ROUTER_SWAP = 110_000
 GAS_V3_ROUTER_SWAP = 125_000
 GAS_ARB_WALLET = 190_000
 """FlashArbitrage.fromWallet over two V2 hops (transferFrom + two pair swaps + transfer)."""
 GAS_ARB_FLASH_EXTRA = 25_000
 """Extra gas of a flash (flashV2 / flashV3) over the wallet route: the callback round trip."""
+
+
+class GasTable:
+    """Gas per transaction kind ('v2' / 'v3' router swaps; 'wallet' / 'flash_v2' / 'flash_v3'
+    arbitrage routes): the last measurement, or the fallback constant above until then."""
+
+    def __init__(self) -> None:
+        self.units: dict[str, int] = {
+            "v2": GAS_V2_ROUTER_SWAP,
+            "v3": GAS_V3_ROUTER_SWAP,
+            "wallet": GAS_ARB_WALLET,
+            "flash_v2": GAS_ARB_WALLET + GAS_ARB_FLASH_EXTRA,
+            "flash_v3": GAS_ARB_WALLET + GAS_ARB_FLASH_EXTRA,
+        }
+        self.source: dict[str, str] = dict.fromkeys(self.units, "fallback")
+        """kind -> 'fallback', 'estimate' (eth_estimateGas) or 'receipt' (gasUsed)."""
+
+    def record(self, kind: str, gas_units: int, source: str) -> None:
+        if gas_units > 0:
+            self.units[kind] = gas_units
+            self.source[kind] = source
+
+    def swap(self, kind: str) -> int:
+        return self.units[kind]
+
+    def routes(self) -> tuple[int, int]:
+        """(wallet route, flash route) for the funding choice; a flash is priced at the dearer
+        of the two flash modes (one figure is all choose_funding takes)."""
+        return self.units["wallet"], max(self.units["flash_v2"], self.units["flash_v3"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,8 @@ class NoiseTrader:
         self.pull = pull
         self.rng = random.Random(seed)
         self.clock = clock or (lambda: asyncio.get_running_loop().time())
+        self.enabled = True
+        """False pauses trading (prices are still recorded), e.g. while a test sets a scene."""
         self.swaps = 0
         self.failures = 0
         self._history: dict[str, deque[tuple[float, float]]] = {}
@@ -77,11 +79,17 @@ class NoiseTrader:
     def on_tick(self) -> None:
         now = self.clock()
         for symbol in {s for p in self.pools if (s := cex_symbol(p))}:
+            try:
+                price = self.fair_price(symbol)
+            except (KeyError, ZeroDivisionError):
+                continue  # the market does not simulate this pair: its pools stay put
             history = self._history.setdefault(symbol, deque())
-            history.append((now, self.fair_price(symbol)))
+            history.append((now, price))
             while len(history) > 2 and history[1][0] <= now - self.lag_s:
                 history.popleft()
-        if now < self._next_at or (self._task is not None and not self._task.done()):
+        if not self.enabled or now < self._next_at:
+            return
+        if self._task is not None and not self._task.done():
             return
         self._next_at = now + self.rng.uniform(*self.interval_s)
         pool = self.rng.choice(self.pools)

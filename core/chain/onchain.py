@@ -2,14 +2,21 @@
 the pool feed, the CEX-DEX and DEX-DEX detectors, the DEX executor and (sim) the noise trader.
 
 The engine talks to it through `start`, `stop`, `scan` (opportunities for the board),
-`spread_rows` (rows for the spreads pane), `handles` and `submit` (approved opportunities).
+`spread_rows` (rows for the spreads pane), `handles` and `submit` (approved opportunities,
+run by core.chain.trade.OnChainTrader through the engine's circuit breaker and journal).
+
+Gas: router swaps are measured at start-up with eth_estimateGas (a small swap on one pool of
+each kind, from the trading account); every mined swap or FlashArbitrage call then updates its
+kind from the receipt's gasUsed (core.chain.gas.GasTable). The detectors read that table.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -19,22 +26,25 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from core.book import OrderBook
 from core.chain.artifacts import load
 from core.chain.devnet import Devnet
-from core.chain.gas import GAS_V2_ROUTER_SWAP, GAS_V3_ROUTER_SWAP, FeeOracle, gas_cost_quote
+from core.chain.gas import FeeOracle, GasTable, gas_cost_quote
 from core.chain.manifest import Manifest
-from core.chain.noise import NoiseTrader
+from core.chain.noise import NoiseTrader, price_move_input
 from core.chain.reverts import RevertDecoder
+from core.chain.trade import OnChainTrader, plan_pools
 from core.detect.cex_dex import TOKEN_TO_CEX, CexDexDetector, DexPlan, row_symbol
 from core.detect.dex_dex import DexDexDetector, DexDexPlan
 from core.detect.model import Opportunity
 from core.detect.top_of_book import SpreadRow
 from core.detect.usd import UsdRates
 from core.events import EngineMessage, Event
-from core.execute.dex import DexLegs, TxResult, TxSender
+from core.execute.dex import MAX_UINT, DexLegs, TxSender
 from core.feeds.pools import V2_VENUE_NAMES, DexPool, PoolFeed, pools_from_manifest
+from core.journal import D
 from core.settings import Settings
 
 _DEPOSIT = bytes.fromhex("d0e30db0")  # WETH9.deposit()
 _BALANCE_OF = bytes.fromhex("70a08231")
+_APPROVE = bytes.fromhex("095ea7b3")
 SIM_WETH_WRAP = 50_000 * 10**18
 
 
@@ -49,6 +59,8 @@ class OnChain:
         sim_market: Any = None,
         exchanges: Callable[[], Mapping[str, Any]] = dict,
         journal: Callable[[], Any] = lambda: None,
+        breaker: Callable[[], Any] = lambda: None,
+        executor: Callable[[], Any] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -58,8 +70,11 @@ class OnChain:
         self.sim_market = sim_market
         self.exchanges = exchanges
         self.journal = journal
+        self.breaker = breaker
+        self.executor = executor
         self.clock = clock
         self.devnet: Devnet | None = None
+        self.w3: Any = None
         self.manifest: Manifest | None = None
         self.feed: PoolFeed | None = None
         self.legs: DexLegs | None = None
@@ -68,8 +83,11 @@ class OnChain:
         self.cex_dex: CexDexDetector | None = None
         self.dex_dex: DexDexDetector | None = None
         self.fees = FeeOracle(settings.chain.priority_fee_gwei, settings.chain.max_fee_gwei)
-        self.swap_gas = {"v2": GAS_V2_ROUTER_SWAP, "v3": GAS_V3_ROUTER_SWAP}
-        self._plans: dict[str, DexPlan | DexDexPlan] = {}
+        self.gas = GasTable()
+        self.trader: OnChainTrader | None = None
+        # Latest plan per (symbol, buy venue, sell venue): the board keeps the first
+        # detection's id when it refreshes an opportunity, so plans are found by route.
+        self._plans: dict[tuple[str, str, str], DexPlan | DexDexPlan] = {}
         self._balances: dict[str, int] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self.venues: list[str] = []
@@ -87,6 +105,7 @@ class OnChain:
             rpc_url = self.devnet.rpc_url
         manifest = self.manifest
         w3: Any = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
+        self.w3 = w3
         pools = pools_from_manifest(manifest)
         self.venues = sorted({p.venue for p in pools})
         self.feed = PoolFeed(w3, pools, self.publish, health_symbol=row_symbol, clock=self.clock)
@@ -108,6 +127,7 @@ class OnChain:
         )
         if self.devnet is not None:
             await self._sim_setup(w3, sender, decoder, pools, routers)
+        await self._measure_gas(pools)
         self.cex_dex = CexDexDetector(
             pools,
             self.feed.states,
@@ -115,7 +135,7 @@ class OnChain:
             self.taker_fee_bps,
             self.settings.thresholds,
             gas_cost_quote=self._gas_cost_quote,
-            swap_gas=lambda p: self.swap_gas[p.kind],
+            swap_gas=lambda p: self.gas.swap(p.kind),
             clock=self.clock,
         )
         self.dex_dex = DexDexDetector(
@@ -125,6 +145,7 @@ class OnChain:
             gas_price_in=self._gas_price_in,
             usd_price=self._usd,
             wallet_balance=lambda token: self._balances.get(token, 0),
+            route_gas=self.gas.routes,
             clock=self.clock,
         )
         self._tasks.append(asyncio.create_task(self.feed.run(), name="pool-feed"))
@@ -138,7 +159,9 @@ class OnChain:
         pools: list[DexPool],
         routers: dict[str, str],
     ) -> None:
-        """Devnet only: wrap ETH for the trading and noise accounts, deploy FlashArbitrage."""
+        """Devnet only: wrap ETH for the trading and noise accounts, deploy FlashArbitrage,
+        approve the routers and the contract for every token once (so no approval
+        transaction lands inside a trade)."""
         assert self.manifest is not None
         manifest = self.manifest
         noise_sender = TxSender(
@@ -151,6 +174,15 @@ class OnChain:
             noise_sender.send(manifest.weth, _DEPOSIT, value=SIM_WETH_WRAP),
         )
         self.flash_address = deployed
+        spenders = [*routers.values(), manifest.v3.swap_router, deployed]
+        tokens = sorted({t for p in pools for t in (p.token0, p.token1)})
+        await asyncio.gather(
+            *(
+                sender.send(token, _APPROVE + _word(spender) + MAX_UINT.to_bytes(32, "big"))
+                for token in tokens
+                for spender in spenders
+            )
+        )
         await self._refresh_balances()
         if self.sim_market is not None:
             noise_legs = DexLegs(
@@ -162,7 +194,34 @@ class OnChain:
             )
             self.sim_market.add_tick_hook(self.noise.on_tick)
 
+    async def _measure_gas(self, pools: list[DexPool]) -> None:
+        """eth_estimateGas of a small router swap on the first pool of each kind that the
+        trading account can pay for; a kind that cannot be measured keeps its fallback."""
+        assert self.legs is not None and self.feed is not None
+        if not self._balances:
+            await self._refresh_balances()
+        for kind in ("v2", "v3"):
+            for pool in (p for p in pools if p.kind == kind):
+                state = self.feed.states.get(pool.address)
+                if state is None:
+                    continue
+                token_in, amount = price_move_input(pool, state, 1.001)  # a 10 bps move
+                have = self._balances.get(to_checksum_address(token_in), 0)
+                if amount <= 0 or have < amount:
+                    continue
+                try:
+                    gas = await self.legs.estimate_swap_gas(pool, token_in, amount)
+                except Exception as exc:  # an RPC hiccup: keep the fallback, say so
+                    logger.warning("gas estimate on {} failed: {}", pool.venue, exc)
+                    gas = None
+                if gas:
+                    self.gas.record(kind, gas, "estimate")
+                    break
+            logger.info("{} swap gas {} ({})", kind, self.gas.units[kind], self.gas.source[kind])
+
     async def stop(self) -> None:
+        if self.trader is not None:
+            await self.trader.drain(timeout_s=self.settings.execution.leg_timeout_s * 3)
         if self.noise is not None:
             self.noise.stop()
         for task in self._tasks:
@@ -173,6 +232,10 @@ class OnChain:
             except (asyncio.CancelledError, Exception):  # noqa: S110 - shutting down
                 pass
         self._tasks.clear()
+        if self.w3 is not None:
+            with contextlib.suppress(Exception):  # its HTTP session; the node may be gone
+                await self.w3.provider.disconnect()
+            self.w3 = None
         if self.devnet is not None:
             await asyncio.to_thread(self.devnet.stop)
             self.devnet = None
@@ -218,6 +281,13 @@ class OnChain:
             return None
         return gas_cost_quote(gas_units, fees, eth / quote)
 
+    def _eth_price_in(self, symbol: str) -> Decimal | None:
+        """ETH price in a token or asset (Decimal of the books' float rates), for gas paid."""
+        eth, other = self._usd("ETH"), self._usd(symbol)
+        if eth is None or not other:
+            return None
+        return D(eth) / D(other)
+
     def _gas_price_in(self, token_symbol: str) -> float | None:
         """One gas unit's cost in raw units of `token_symbol`."""
         fees = self.fees.fees
@@ -236,16 +306,28 @@ class OnChain:
         if self.feed.state.value != "live":
             return []
         out: list[Opportunity] = []
-        for found in self.cex_dex.scan():
-            self._plans[found.opportunity.id] = found.plan
-            out.append(found.opportunity)
-        for hit in self.dex_dex.scan():
-            self._plans[hit.opportunity.id] = hit.plan
-            out.append(hit.opportunity)
-        if len(self._plans) > 5_000:  # old plans: the board expires their opportunities
-            for key in list(self._plans)[:2_500]:
-                del self._plans[key]
+        found: list[tuple[Opportunity, DexPlan | DexDexPlan]] = [
+            (f.opportunity, f.plan) for f in self.cex_dex.scan()
+        ]
+        found.extend((h.opportunity, h.plan) for h in self.dex_dex.scan())
+        for opportunity, plan in found:
+            if self._fresh(plan):
+                self._plans[opportunity.key] = plan
+                out.append(opportunity)
         return out
+
+    def _fresh(self, plan: DexPlan | DexDexPlan) -> bool:
+        """False while one of the plan's pools has our trade in flight, or the feed has not yet
+        applied the block of our last transaction there (the plan would be priced on a state
+        that no longer exists, and fail)."""
+        if self.trader is None or self.feed is None:
+            return True
+        for pool in plan_pools(plan):
+            if pool.address in self.trader.busy:
+                return False
+            if self.trader.mined_at.get(pool.address, -1) > self.feed.head:
+                return False
+        return True
 
     def spread_rows(self) -> list[SpreadRow]:
         rows: list[SpreadRow] = []
@@ -262,76 +344,44 @@ class OnChain:
 
     async def submit(self, opportunity: Opportunity) -> tuple[bool, str]:
         """Execute an approved on-chain opportunity once; (ok, what happened)."""
-        plan = self._plans.pop(opportunity.id, None)
-        # Re-key: the board may hand back a refreshed copy with the first detection's id.
+        plan = self._plans.pop(opportunity.key, None)
         if plan is None:
             return False, "no execution plan (detected before a restart or already used)"
-        assert self.legs is not None
-        if isinstance(plan, DexPlan):
-            ok, text = await self._cex_dex(opportunity, plan)
-        else:
-            ok, text = await self._dex_dex(plan)
-        self._report(opportunity, ok, text)
-        return ok, text
+        trader = self._trader()
+        if trader is None:
+            return False, "trading is not running (no journal / breaker)"
+        result = await trader.submit(opportunity, plan)
+        self._report(opportunity, result.ok, result.text)
+        return result.ok, result.text
 
-    async def _cex_dex(self, opportunity: Opportunity, plan: DexPlan) -> tuple[bool, str]:
-        assert self.legs is not None
-        exchange = self.exchanges().get(plan.cex_venue or "")
-        if exchange is None:
-            return False, f"no CEX venue {plan.cex_venue}"
-        dex = self.legs.swap(plan.pool, plan.token_in, plan.amount_in, plan.expected_out)
-        cex = exchange.create_order(plan.cex_symbol, "market", plan.cex_side, plan.cex_amount)
-        results: Any = await asyncio.gather(dex, cex, return_exceptions=True)
-        dex_result, cex_result = results
-        parts = [_describe_tx(plan.pool.venue, dex_result)]
-        if isinstance(cex_result, BaseException):
-            parts.append(f"{plan.cex_venue} order failed: {cex_result}")
-        else:
-            parts.append(f"{plan.cex_venue} order {cex_result.get('status', '?')}")
-        ok = isinstance(dex_result, TxResult) and dex_result.ok
-        ok = ok and not isinstance(cex_result, BaseException)
-        return ok, "; ".join(parts)
-
-    async def _dex_dex(self, plan: DexDexPlan) -> tuple[bool, str]:
-        assert self.legs is not None
-        if self.flash_address is None:
-            return False, "FlashArbitrage is not deployed on this chain"
-        flash = self.legs.sender.w3.eth.contract(abi=load("FlashArbitrage").abi)
-        buy = (plan.buy.address, 0 if plan.buy.kind == "v2" else 1)
-        sell = (plan.sell.address, 0 if plan.sell.kind == "v2" else 1)
-        mode = plan.funding.mode
-        if mode == "flash_v2":
-            args = [plan.token_x, plan.buy.address, plan.amount_mid, sell, plan.min_profit]
-            data = flash.encode_abi("flashV2", args)
-        elif mode == "flash_v3":
-            args = [plan.token_x, plan.funding.lender, plan.amount_in, buy, sell, plan.min_profit]
-            data = flash.encode_abi("flashV3", args)
-        else:
-            approval = await self.legs.sender.ensure_allowance(
-                plan.token_x, self.flash_address, plan.amount_in
+    def _trader(self) -> OnChainTrader | None:
+        journal, breaker = self.journal(), self.breaker()
+        if journal is None or breaker is None or self.legs is None:
+            return None
+        if self.trader is None or self.trader.journal is not journal:
+            executor = self.executor()
+            self.trader = OnChainTrader(
+                self.settings,
+                legs=self.legs,
+                journal=journal,
+                breaker=breaker,
+                publish=self.publish,
+                exchanges=executor.exchanges if executor is not None else self.exchanges(),
+                books=self.books,
+                eth_price_in=self._eth_price_in,
+                flash_address=self.flash_address,
+                executor=executor,
+                on_gas=lambda kind, gas: self.gas.record(kind, gas, "receipt"),
+                clock=self.clock,
             )
-            if approval is not None and not approval.ok:
-                return False, f"approval failed: {approval.reason}"
-            args = [plan.token_x, plan.amount_in, buy, sell, plan.min_profit]
-            data = flash.encode_abi("fromWallet", args)
-        result = await self.legs.sender.send(self.flash_address, bytes.fromhex(data[2:]))
-        return result.ok, f"{plan.funding.reason}: " + _describe_tx("FlashArbitrage", result)
+        return self.trader
 
     def _report(self, opportunity: Opportunity, ok: bool, text: str) -> None:
-        journal = self.journal()
-        if journal is not None:
-            journal.record_opportunity(
-                opportunity, "executed" if ok else "failed", text, at=self.clock()
-            )
         level = "INFO" if ok else "WARNING"
         message = f"{opportunity.symbol} {opportunity.buy_venue}->{opportunity.sell_venue}: {text}"
         logger.log(level, message)
         self.publish(EngineMessage(level, message, at=self.clock()))
 
 
-def _describe_tx(venue: str, result: Any) -> str:
-    if isinstance(result, BaseException):
-        return f"{venue} transaction not sent: {result}"
-    if result.ok:
-        return f"{venue} tx {result.tx_hash} mined in block {result.block} ({result.gas_used} gas)"
-    return f"{venue} {result.status}: {result.reason}"
+def _word(address: str) -> bytes:
+    return bytes(12) + bytes.fromhex(to_checksum_address(address)[2:])

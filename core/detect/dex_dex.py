@@ -53,6 +53,7 @@ class DexDexDetector:
         gas_price_in: Callable[[str], float | None],
         usd_price: Callable[[str], float | None],
         wallet_balance: Callable[[str], int],
+        route_gas: Callable[[], tuple[int, int]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.states = states
@@ -62,6 +63,8 @@ class DexDexDetector:
         self.usd_price = usd_price
         """token symbol -> USD per whole token."""
         self.wallet_balance = wallet_balance
+        self.route_gas = route_gas
+        """() -> (wallet route gas, flash route gas); None: the documented constants."""
         self.clock = clock
         self.groups: dict[frozenset[str], list[DexPool]] = {}
         for pool in pools:
@@ -132,7 +135,11 @@ class DexDexDetector:
         lenders = [
             p for p in self.v3_by_token.get(x, []) if p.address not in (buy.address, sell.address)
         ]
-        funding = choose_funding(amount_in, self.wallet_balance(x), buy, lenders, gas_x)
+        gas_kw = {}
+        if self.route_gas is not None:
+            wallet_gas, flash_gas = self.route_gas()
+            gas_kw = {"wallet_gas": wallet_gas, "flash_gas": flash_gas}
+        funding = choose_funding(amount_in, self.wallet_balance(x), buy, lenders, gas_x, **gas_kw)
         if funding is None:
             return None
         net_raw = out - amount_in - funding.cost

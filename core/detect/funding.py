@@ -40,12 +40,15 @@ def choose_funding(
     buy_pool: DexPool,
     lenders: list[DexPool],
     gas_price_in_token: float,
+    *,
+    wallet_gas: int = GAS_ARB_WALLET,
+    flash_gas: int = GAS_ARB_WALLET + GAS_ARB_FLASH_EXTRA,
 ) -> FundingChoice | None:
     """Cheapest way to fund `amount_in`; `gas_price_in_token` is one gas unit's cost in raw
-    units of the input token. None when the wallet is short and no flash source exists."""
+    units of the input token. None when the wallet is short and no flash source exists.
+    `wallet_gas` / `flash_gas`: gas of each route (measured from receipts once known; the
+    constants are the fallback)."""
     options: list[FundingChoice] = []
-    wallet_gas = GAS_ARB_WALLET
-    flash_gas = GAS_ARB_WALLET + GAS_ARB_FLASH_EXTRA
     short = wallet_balance < amount_in
     if not short:
         options.append(

@@ -47,6 +47,11 @@ class TxResult:
         return self.status == "mined"
 
     @property
+    def outcome_unknown(self) -> bool:
+        """Sent, but no receipt before the timeout: it may still be mined."""
+        return self.status == "rejected" and self.tx_hash is not None
+
+    @property
     def gas_cost_wei(self) -> int:
         return self.gas_used * self.effective_gas_price_wei
 
@@ -235,23 +240,11 @@ class DexLegs:
     def router_for(self, pool: DexPool) -> str:
         return self.v3_router if pool.kind == "v3" else self.routers[pool.venue]
 
-    async def swap(
-        self,
-        pool: DexPool,
-        token_in: str,
-        amount_in: int,
-        expected_out: int,
-        gas_limit: int | None = None,
-    ) -> TxResult:
-        """Swap exactly `amount_in` of `token_in` on `pool` through its router."""
+    def encode_swap(
+        self, pool: DexPool, token_in: str, amount_in: int, min_out: int, deadline: int
+    ) -> tuple[str, bytes]:
+        """(router, calldata) of an exact-input swap on `pool` paying this account."""
         token_out = pool.token1 if token_in == pool.token0 else pool.token0
-        router = self.router_for(pool)
-        approval = await self.sender.ensure_allowance(token_in, router, amount_in)
-        if approval is not None and not approval.ok:
-            return approval
-        block = await self.sender.w3.eth.get_block("latest")
-        deadline = int(block["timestamp"]) + self.deadline_s
-        min_out = self.min_out(expected_out)
         me = self.sender.address
         if pool.kind == "v2":
             data = self._v2.encode_abi(
@@ -261,4 +254,35 @@ class DexLegs:
         else:
             params = (token_in, token_out, pool.fee, me, deadline, amount_in, min_out, 0)
             data = self._v3.encode_abi("exactInputSingle", [params])
-        return await self.sender.send(router, bytes.fromhex(data[2:]), gas_limit=gas_limit)
+        return self.router_for(pool), bytes.fromhex(data[2:])
+
+    async def estimate_swap_gas(self, pool: DexPool, token_in: str, amount_in: int) -> int | None:
+        """eth_estimateGas of a router swap (allowance and balance must be in place); None when
+        the node says it would revert."""
+        block = await self.sender.w3.eth.get_block("latest")
+        router, data = self.encode_swap(
+            pool, token_in, amount_in, 0, int(block["timestamp"]) + self.deadline_s
+        )
+        call = {"from": self.sender.address, "to": router, "data": "0x" + data.hex()}
+        answer = await self.sender._rpc("eth_estimateGas", [call])
+        if "error" in answer:
+            return None
+        return int(answer["result"], 16)
+
+    async def swap(
+        self,
+        pool: DexPool,
+        token_in: str,
+        amount_in: int,
+        expected_out: int,
+        gas_limit: int | None = None,
+    ) -> TxResult:
+        """Swap exactly `amount_in` of `token_in` on `pool` through its router."""
+        router = self.router_for(pool)
+        approval = await self.sender.ensure_allowance(token_in, router, amount_in)
+        if approval is not None and not approval.ok:
+            return approval
+        block = await self.sender.w3.eth.get_block("latest")
+        deadline = int(block["timestamp"]) + self.deadline_s
+        _, data = self.encode_swap(pool, token_in, amount_in, self.min_out(expected_out), deadline)
+        return await self.sender.send(router, data, gas_limit=gas_limit)

@@ -1,0 +1,892 @@
+"""On-chain trades held to the same standard as CEX trades: the circuit breaker's gate, orders
+journaled before they are sent, every leg followed to its end, a residual unwound, realized PnL
+from what actually moved, and the executor's events (so the console's trades pane, the
+journal's history and the breaker see them exactly like CEX trades).
+
+CEX-DEX: the CEX leg is an IOC limit order at most `max_slippage_bps` from the detected VWAP,
+followed by the executor's leg machinery (core.execute.legs); the DEX leg is a router swap
+whose `amountOutMin` is the detection-time quote less `chain.slippage_bps` (the guard against
+a pool that moved: the pool feed can lag the chain by a block, so it is not re-quoted). Both
+are sent at once. Whatever they filled, the base imbalance between them is flattened with a
+market order on the CEX (the venue that can take either side at once); below its minimums it
+is dust, valued at the price it was taken at (as the executor does).
+
+DEX-DEX: one FlashArbitrage transaction (atomic: all or nothing). Its two hops are journaled as
+the buy and sell legs, with the tx hash as the venue order id.
+
+Amounts come from the receipt's Transfer logs in raw units and become Decimal exactly with the
+token's decimals (core.chain.transfers); gas paid (gasUsed x effectiveGasPrice, in wei) is
+converted to the quote currency at the current ETH price and charged as the leg's fee. Token
+symbols map to CEX assets by core.detect.cex_dex.TOKEN_TO_CEX (WETH = ETH; USDC = USDT at
+parity, the detector's stated assumption), so one trade's legs share a base and a quote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from core.book import OrderBook
+from core.chain.artifacts import load
+from core.chain.transfers import received, sent, transfers, units
+from core.detect.cex_dex import DexPlan
+from core.detect.dex_dex import DexDexPlan
+from core.detect.model import Opportunity
+from core.events import (
+    Event,
+    LegFailed,
+    LegFilled,
+    LegSent,
+    TradeFinished,
+    TradeRefused,
+    TradeStarted,
+    TradeUnwinding,
+    TradeUpdated,
+)
+from core.execute.dex import DexLegs, TxResult, TxSendError
+from core.execute.executor import taker_rate, usd_per_quote
+from core.execute.legs import LegRunner
+from core.execute.model import ZERO, LegOutcome, Trade, Venue
+from core.execute.pnl import account
+from core.feeds.pools import DexPool
+from core.journal import D, FillRecord, Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
+from core.risk import CircuitBreaker, Decision
+from core.settings import Settings
+
+_BALANCE_OF = bytes.fromhex("70a08231")
+
+
+class Refused(Exception):
+    """The trade is not started; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class TradeResult:
+    ok: bool
+    text: str
+    trade_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _CexDexOrder:
+    """A CEX-DEX opportunity made concrete: rounded CEX order, raw DEX swap."""
+
+    exchange: Venue
+    cex_venue: str
+    cex_symbol: str
+    cex_side: str
+    cex_amount: str
+    cex_price: str
+    pool: DexPool
+    token_in: str
+    token_out: str
+    amount_in: int
+    expected_out: int
+    dex_side: str  # what the DEX leg does with the base: buy | sell
+    base_decimals: int
+    quote_decimals: int
+
+
+def plan_pools(plan: DexPlan | DexDexPlan) -> list[DexPool]:
+    """The pools a plan trades on (a flash lender only lends: its price does not move)."""
+    return [plan.pool] if isinstance(plan, DexPlan) else [plan.buy, plan.sell]
+
+
+class OnChainTrader:
+    """Runs approved on-chain opportunities; one instance per engine run.
+
+    `executor` (optional) is the CEX executor: on-chain trades are listed in its `active` /
+    `finished` so the console, `in_flight` and `max_concurrent_trades` count them too, and its
+    leg runner sends the CEX legs (so the kill switch cancels them with the rest).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        legs: DexLegs,
+        journal: Journal,
+        breaker: CircuitBreaker,
+        publish: Callable[[Event], None],
+        exchanges: Mapping[str, Venue],
+        books: Mapping[str, Mapping[str, OrderBook]],
+        eth_price_in: Callable[[str], Decimal | None],
+        flash_address: str | None,
+        executor: Any = None,
+        on_gas: Callable[[str, int], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.legs = legs
+        self.journal = journal
+        self.breaker = breaker
+        self.publish = publish
+        self.exchanges = exchanges
+        self.books = books
+        self.eth_price_in = eth_price_in
+        """Token or asset symbol -> ETH price in it (Decimal), None when no book prices it."""
+        self.flash_address = flash_address
+        self.executor = executor
+        self.on_gas = on_gas
+        """(kind, gas used) of every mined transaction: 'v2' / 'v3' swaps, funding modes."""
+        self.clock = clock
+        self.runner: LegRunner = (
+            executor.legs if executor is not None else LegRunner(journal, clock=clock)
+        )
+        self.active: dict[str, Trade] = {}
+        self.finished: list[Trade] = []
+        self._keys: set[tuple[str, str, str]] = set()
+        self.busy: dict[str, str] = {}
+        """Pool address -> the trade in flight on it (one at a time: the next plan needs the
+        pool as that trade leaves it)."""
+        self.mined_at: dict[str, int] = {}
+        """Pool address -> block of our last transaction on it; a plan from a pool state older
+        than that is stale (see OnChain.scan)."""
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._flash = legs.sender.w3.eth.contract(abi=load("FlashArbitrage").abi)
+
+    @property
+    def me(self) -> str:
+        return self.legs.sender.address
+
+    # -- entry -----------------------------------------------------------------------------
+
+    async def submit(self, opportunity: Opportunity, plan: DexPlan | DexDexPlan) -> TradeResult:
+        """Gate, run and account one opportunity; returns when the trade has finished."""
+        key = opportunity.key
+        if key in self._keys:
+            return self._refuse(opportunity, "a trade on this pair and route is already in flight")
+        self._keys.add(key)
+        try:
+            task = asyncio.ensure_future(self._submit(opportunity, plan))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return await asyncio.shield(task)
+        finally:
+            self._keys.discard(key)
+
+    async def _submit(self, opportunity: Opportunity, plan: DexPlan | DexDexPlan) -> TradeResult:
+        # The permit comes first (it trips a venue whose feed is bad, e.g. the RPC is down);
+        # the checks that need the network follow, and give the permit back if they refuse.
+        pools = plan_pools(plan)
+        try:
+            self._check_common(opportunity)
+            for pool in pools:
+                if pool.address in self.busy:
+                    raise Refused(f"{pool.venue}: trade {self.busy[pool.address]} in flight there")
+            decision = self._acquire(opportunity)
+        except Refused as exc:
+            return self._refuse(opportunity, str(exc))
+        for pool in pools:  # claimed before the first await: concurrent submits see it
+            self.busy[pool.address] = opportunity.id
+        try:
+            return await self._prepared(opportunity, plan, decision)
+        finally:
+            for pool in pools:
+                self.busy.pop(pool.address, None)
+
+    async def _prepared(
+        self, opportunity: Opportunity, plan: DexPlan | DexDexPlan, decision: Decision
+    ) -> TradeResult:
+        order: _CexDexOrder | None = None
+        try:
+            if isinstance(plan, DexPlan):
+                order = await self._prepare_cex_dex(opportunity, plan)
+            else:
+                await self._prepare_dex_dex(opportunity, plan)
+        except Refused as exc:
+            self.breaker.release(decision)
+            return self._refuse(opportunity, str(exc))
+        except BaseException:
+            self.breaker.release(decision)
+            raise
+        return await self._trade(opportunity, plan, decision, order)
+
+    async def _trade(
+        self,
+        opportunity: Opportunity,
+        plan: DexPlan | DexDexPlan,
+        decision: Decision,
+        order: _CexDexOrder | None,
+    ) -> TradeResult:
+        if isinstance(plan, DexPlan):
+            assert order is not None
+            trade = self._start(opportunity, D(order.cex_amount))
+            run = self._run_cex_dex(trade, order)
+        else:
+            size = plan.amount_mid
+            decimals = plan.buy.decimals0 if plan.buy.token0 != plan.token_x else plan.buy.decimals1
+            trade = self._start(opportunity, units(size, decimals))
+            run = self._run_dex_dex(trade, plan)
+        for pool in plan_pools(plan):
+            self.busy[pool.address] = trade.id
+        try:
+            failed_venues = await run
+            self._finish(trade, decision, failed_venues)
+        except BaseException as exc:
+            self._abort(trade, decision, exc)
+            raise
+        return TradeResult(trade.status is TradeStatus.COMPLETED, self._summary(trade), trade.id)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Let trades in flight finish (shutdown)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout_s)
+
+    # -- gate ------------------------------------------------------------------------------
+
+    def _check_common(self, opp: Opportunity) -> float:
+        now = self.clock()
+        if now > opp.expires_at:
+            raise Refused(f"expired {now - opp.expires_at:.1f}s ago (ttl)")
+        if self.executor is not None and not self.executor.accepting:
+            raise Refused("shutting down: no new trades")
+        in_flight = len(self.executor.active) if self.executor is not None else len(self.active)
+        limit = self.settings.risk.max_concurrent_trades
+        if in_flight >= limit:
+            raise Refused(f"{in_flight} trades in flight (max_concurrent_trades {limit})")
+        return now
+
+    def _acquire(self, opp: Opportunity) -> Decision:
+        decision = self.breaker.acquire((opp.buy_venue, opp.sell_venue), opp.symbol, self.clock())
+        if not decision.allowed:
+            raise Refused(decision.reason)
+        return decision
+
+    async def _wallet_balance(self, token: str) -> int:
+        word = bytes(12) + bytes.fromhex(self.me[2:])
+        try:
+            answer = await self.legs.sender._rpc(
+                "eth_call", [{"to": token, "data": "0x" + (_BALANCE_OF + word).hex()}, "latest"]
+            )
+        except Exception as exc:  # noqa: BLE001 - the RPC is down or failing: do not trade
+            raise Refused(f"wallet balance unreadable: {type(exc).__name__}: {exc}") from exc
+        if "error" in answer:
+            raise Refused(f"wallet balance unreadable: {answer['error']}")
+        return int(answer["result"], 16)
+
+    async def _prepare_cex_dex(self, opp: Opportunity, plan: DexPlan) -> _CexDexOrder:
+        now = self.clock()
+        venue, symbol = plan.cex_venue or "", plan.cex_symbol or ""
+        exchange = self.exchanges.get(venue)
+        if exchange is None:
+            raise Refused(f"no exchange adapter for venue {venue}")
+        # The opportunity's symbol carries the parity mark; the CEX feed is keyed by its own.
+        gate = self.breaker.check((venue,), symbol, now)
+        if not gate.allowed:
+            raise Refused(gate.reason)
+        book = self.books.get(symbol, {}).get(venue)
+        stale_s = self.settings.thresholds.stale_after_ms / 1000
+        if book is None or not book.usable(now, stale_s):
+            raise Refused(f"book {venue} {symbol} not usable")
+        pool = plan.pool
+        base_is_0 = pool.symbol.partition("/")[0] == pool.symbol0
+        bdec, qdec = (
+            (pool.decimals0, pool.decimals1) if base_is_0 else (pool.decimals1, pool.decimals0)
+        )
+        token_out = pool.token1 if plan.token_in == pool.token0 else pool.token0
+        slip = self.settings.thresholds.max_slippage_bps / 1e4
+        side = plan.cex_side or "sell"
+        try:
+            if side == "sell":  # DEX buys the base with quote; the CEX sells what it delivers
+                amount_in, expected_out = plan.amount_in, plan.expected_out
+                cex_amount = exchange.amount_to_precision(symbol, str(units(expected_out, bdec)))
+                price = exchange.price_to_precision(symbol, opp.sell_vwap * (1 - slip))
+            else:  # the CEX buys the base; the DEX sells exactly what the CEX order asks for
+                cex_amount = exchange.amount_to_precision(symbol, str(units(plan.amount_in, bdec)))
+                amount_in = int(D(cex_amount).scaleb(bdec))
+                # out(x) is concave with out(0) = 0: the pro-rata quote is a floor.
+                expected_out = plan.expected_out * amount_in // plan.amount_in
+                price = exchange.price_to_precision(symbol, opp.buy_vwap * (1 + slip))
+        except Exception as exc:  # noqa: BLE001 - ccxt raises InvalidOrder below the step
+            raise Refused(f"{venue}: cannot round the order: {exc}") from exc
+        if D(cex_amount) <= 0 or amount_in <= 0:
+            raise Refused(f"{venue}: the size rounds to nothing")
+        limits = exchange.market(symbol).get("limits") or {}
+        min_amount = (limits.get("amount") or {}).get("min")
+        min_cost = (limits.get("cost") or {}).get("min")
+        if min_amount is not None and D(cex_amount) < D(min_amount):
+            raise Refused(f"{venue}: amount {cex_amount} below the venue minimum {min_amount}")
+        if min_cost is not None and D(cex_amount) * D(price) < D(min_cost):
+            raise Refused(f"{venue}: notional below the venue minimum {min_cost}")
+        base, _, quote = symbol.partition("/")
+        try:
+            balance = await exchange.fetch_balance()
+        except Exception as exc:  # noqa: BLE001 - any failure here means: do not trade
+            raise Refused(f"balance check failed: {type(exc).__name__}: {exc}") from exc
+        free = balance.get("free") or {}
+        if side == "sell" and D(free.get(base)) < D(cex_amount):
+            raise Refused(f"{venue}: {D(free.get(base))} {base} free, the sell needs {cex_amount}")
+        need = D(cex_amount) * D(price) * (1 + D(taker_rate(exchange, symbol)))
+        if side == "buy" and D(free.get(quote)) < need:
+            raise Refused(f"{venue}: {D(free.get(quote))} {quote} free, the buy needs {need:.8f}")
+        have = await self._wallet_balance(plan.token_in)
+        if have < amount_in:
+            raise Refused(f"wallet holds {have} raw {plan.token_in}, the swap needs {amount_in}")
+        return _CexDexOrder(
+            exchange,
+            venue,
+            symbol,
+            side,
+            str(cex_amount),
+            str(price),
+            pool,
+            plan.token_in,
+            token_out,
+            amount_in,
+            expected_out,
+            "buy" if side == "sell" else "sell",
+            bdec,
+            qdec,
+        )
+
+    async def _prepare_dex_dex(self, opp: Opportunity, plan: DexDexPlan) -> None:
+        if self.flash_address is None:
+            raise Refused("FlashArbitrage is not deployed on this chain")
+        if plan.funding.mode == "wallet":
+            have = await self._wallet_balance(plan.token_x)
+            if have < plan.amount_in:
+                raise Refused(f"wallet holds {have} raw, the arbitrage needs {plan.amount_in}")
+
+    def _refuse(self, opp: Opportunity, reason: str) -> TradeResult:
+        now = self.clock()
+        self.journal.record_opportunity(opp, "refused", reason, now)
+        self.publish(TradeRefused(opportunity_id=opp.id, reason=reason, at=now))
+        return TradeResult(False, f"refused: {reason}")
+
+    # -- a trade's life --------------------------------------------------------------------
+
+    def _start(self, opp: Opportunity, amount: Decimal) -> Trade:
+        now = self.clock()
+        trade = Trade(
+            id=secrets.token_hex(6),
+            opportunity=opp,
+            symbol=opp.symbol,
+            buy_venue=opp.buy_venue,
+            sell_venue=opp.sell_venue,
+            amount=amount,
+            buy_price=D(opp.buy_vwap),
+            sell_price=D(opp.sell_vwap),
+            started_at=now,
+        )
+        self.journal.record_opportunity(opp, "executing", "", now)
+        self.journal.insert_trade(
+            TradeRecord(
+                id=trade.id,
+                opportunity_id=opp.id,
+                symbol=trade.symbol,
+                buy_venue=trade.buy_venue,
+                sell_venue=trade.sell_venue,
+                amount=amount,
+                status=TradeStatus.SENDING,
+                started_at=now,
+            )
+        )
+        self.active[trade.id] = trade
+        if self.executor is not None:
+            self.executor.active[trade.id] = trade
+        self.publish(
+            TradeStarted(
+                trade_id=trade.id,
+                opportunity_id=opp.id,
+                symbol=trade.symbol,
+                buy_venue=trade.buy_venue,
+                sell_venue=trade.sell_venue,
+                amount=amount,
+                at=now,
+            )
+        )
+        return trade
+
+    def _order(
+        self,
+        trade: Trade,
+        role: str,
+        venue: str,
+        symbol: str,
+        side: str,
+        type_: str,
+        amount: str,
+        price: str | None,
+    ) -> OrderRecord:
+        """Journal an order (committed) and say it is being sent."""
+        unwinds = sum(o.role == "unwind" for o in trade.orders.values())
+        suffix = role[0] if role != "unwind" else f"u{unwinds + 1}"
+        record = self.runner.new_order(
+            client_order_id=f"arb-{trade.id}-{suffix}",
+            trade_id=trade.id,
+            role=role,
+            venue=venue,
+            symbol=symbol,
+            side=side,
+            type=type_,
+            amount=amount,
+            price=price,
+        )
+        trade.orders[record.client_order_id] = record
+        self.publish(
+            LegSent(
+                trade_id=trade.id,
+                role=role,
+                venue=venue,
+                side=side,
+                client_order_id=record.client_order_id,
+                amount=record.amount,
+                price=record.price,
+                at=record.created_at,
+            )
+        )
+        return record
+
+    def _leg_done(self, trade: Trade, order: OrderRecord, fills: tuple[FillRecord, ...]) -> None:
+        trade.orders[order.client_order_id] = order
+        trade.fills.extend(fills)
+        now = self.clock()
+        if order.filled > 0:
+            self.publish(
+                LegFilled(
+                    trade_id=trade.id,
+                    role=order.role,
+                    venue=order.venue,
+                    client_order_id=order.client_order_id,
+                    filled=order.filled,
+                    average=order.average,
+                    fee=order.fee,
+                    status=str(order.status),
+                    at=now,
+                )
+            )
+        if order.filled == 0 or not order.status.final:
+            reason = order.error or f"{order.status}, nothing filled"
+            if not order.status.final:
+                reason = f"state unknown: {order.error}"
+            self.publish(
+                LegFailed(
+                    trade_id=trade.id,
+                    role=order.role,
+                    venue=order.venue,
+                    client_order_id=order.client_order_id,
+                    reason=reason,
+                    at=now,
+                )
+            )
+        self.publish(TradeUpdated(trade=trade.view(), at=now))
+
+    def _gas_fee(self, result: TxResult, quote_symbol: str) -> tuple[Decimal, str]:
+        """Gas paid, in quote at the current ETH price (and a note when no price is known)."""
+        if result.gas_cost_wei == 0:
+            return ZERO, ""
+        eth = self.eth_price_in(quote_symbol)
+        if eth is None:
+            wei = result.gas_cost_wei
+            return ZERO, f"gas {wei} wei not valued (no ETH price in {quote_symbol})"
+        return units(result.gas_cost_wei, 18) * eth, ""
+
+    def _tx_order(
+        self,
+        record: OrderRecord,
+        result: TxResult | BaseException,
+        filled: Decimal,
+        cost: Decimal,
+        fee: Decimal,
+        fee_currency: str,
+    ) -> tuple[OrderRecord, tuple[FillRecord, ...]]:
+        """A DEX leg's final record from its transaction (tx hash = venue order id)."""
+        now = self.clock()
+        if isinstance(result, BaseException):
+            # The node refused it (nothing mined), or we lost it mid-way: then only the chain
+            # can tell, so a human checks.
+            status = (
+                OrderStatus.REJECTED if isinstance(result, TxSendError) else OrderStatus.UNKNOWN
+            )
+            error = f"{type(result).__name__}: {result}"
+            updated = replace(record, status=status, error=error, updated_at=now)
+            self.journal.update_order(updated)
+            return updated, ()
+        if result.outcome_unknown:
+            status = OrderStatus.UNKNOWN
+        elif result.ok:
+            status = OrderStatus.CLOSED
+        else:
+            status = OrderStatus.REJECTED
+        updated = replace(
+            record,
+            status=status,
+            venue_order_id=result.tx_hash,
+            filled=filled,
+            average=cost / filled if filled else None,
+            cost=cost,
+            fee=fee,
+            fee_currency=fee_currency,
+            error=result.reason,
+            updated_at=now,
+        )
+        fills: tuple[FillRecord, ...] = ()
+        if filled > 0:
+            fills = (
+                FillRecord(
+                    client_order_id=record.client_order_id,
+                    trade_id=record.trade_id,
+                    venue=record.venue,
+                    symbol=record.symbol,
+                    side=record.side,
+                    amount=filled,
+                    price=cost / filled,
+                    cost=cost,
+                    fee=fee,
+                    fee_currency=fee_currency,
+                    at=now,
+                ),
+            )
+        self.journal.update_order(updated, fills)
+        return updated, fills
+
+    # -- CEX-DEX ---------------------------------------------------------------------------
+
+    async def _run_cex_dex(self, trade: Trade, o: _CexDexOrder) -> list[str]:
+        base, _, quote = o.cex_symbol.partition("/")
+        planned = o.expected_out if o.dex_side == "buy" else o.amount_in
+        dex_role = "buy" if trade.buy_venue == o.pool.venue else "sell"
+        cex_role = "sell" if dex_role == "buy" else "buy"
+        dex_rec = self._order(
+            trade,
+            dex_role,
+            o.pool.venue,
+            o.pool.symbol,
+            o.dex_side,
+            "swap",
+            str(units(planned, o.base_decimals)),
+            None,
+        )
+        cex_rec = self._order(
+            trade,
+            cex_role,
+            o.cex_venue,
+            o.cex_symbol,
+            o.cex_side,
+            "limit",
+            o.cex_amount,
+            o.cex_price,
+        )
+        timeout = self.settings.execution.leg_timeout_s
+        dex_result, cex_out = await asyncio.gather(
+            self._try(self.legs.swap(o.pool, o.token_in, o.amount_in, o.expected_out)),
+            self.runner.run(o.exchange, cex_rec, timeout_s=timeout, params={"timeInForce": "IOC"}),
+        )
+        filled = cost = ZERO
+        self._mined(dex_result, [o.pool])
+        if isinstance(dex_result, TxResult) and dex_result.ok:
+            moves = transfers(dex_result.logs)
+            paid = sent(moves, o.token_in, self.me)
+            got = received(moves, o.token_out, self.me)
+            base_raw, quote_raw = (got, paid) if o.dex_side == "buy" else (paid, got)
+            filled = units(base_raw, o.base_decimals)
+            cost = units(quote_raw, o.quote_decimals)
+            if self.on_gas is not None:
+                self.on_gas(o.pool.kind, dex_result.gas_used)
+        fee, note = (
+            self._gas_fee(dex_result, quote) if isinstance(dex_result, TxResult) else (ZERO, "")
+        )
+        dex_rec, dex_fills = self._tx_order(dex_rec, dex_result, filled, cost, fee, quote)
+        if note:
+            trade.reason = note
+        self._leg_done(trade, dex_rec, dex_fills)
+        self._leg_done(trade, cex_out.order, cex_out.fills)
+        self._record_slippage(trade, cex_out)
+        if dex_rec.status.final and cex_out.known:
+            await self._flatten(trade, o, base, quote)
+        failed = []
+        if dex_rec.status is not OrderStatus.CLOSED:
+            failed.append(o.pool.venue)
+        if cex_out.filled < D(o.cex_amount) or not cex_out.known:
+            failed.append(o.cex_venue)
+        return failed
+
+    def _mined(self, result: TxResult | BaseException, pools: list[DexPool]) -> None:
+        if isinstance(result, TxResult) and result.block is not None:
+            for pool in pools:
+                self.mined_at[pool.address] = max(self.mined_at.get(pool.address, 0), result.block)
+
+    @staticmethod
+    async def _try(coro: Any) -> TxResult | BaseException:
+        try:
+            result: TxResult = await coro
+            return result
+        except Exception as exc:  # noqa: BLE001 - recorded on the leg, never dropped
+            return exc
+
+    def _record_slippage(self, trade: Trade, outcome: LegOutcome) -> None:
+        order = outcome.order
+        if order.average is None:
+            return
+        opp = trade.opportunity
+        if order.side == "buy":
+            slip = (float(order.average) / opp.buy_vwap - 1.0) * 10_000.0
+            within = order.price is None or order.average <= order.price
+        else:
+            slip = (1.0 - float(order.average) / opp.sell_vwap) * 10_000.0
+            within = order.price is None or order.average >= order.price
+        if within:  # at or inside our own limit: only tick rounding can exceed the bound
+            slip = min(slip, self.settings.thresholds.max_slippage_bps)
+        self.breaker.record_slippage(order.venue, slip, self.clock())
+
+    async def _flatten(self, trade: Trade, o: _CexDexOrder, base: str, quote: str) -> None:
+        """Unwind the base imbalance between the legs with a CEX market order."""
+        position = account(trade.orders.values(), base, quote).base_position
+        dust = self._dust_reason(o.exchange, o.cex_venue, o.cex_symbol, D(o.cex_price), position)
+        if position == 0 or dust is not None:
+            return
+        side = "sell" if position > 0 else "buy"
+        amount = str(o.exchange.amount_to_precision(o.cex_symbol, str(abs(position))))
+        trade.status = TradeStatus.UNWINDING
+        self.journal.update_trade(trade.id, TradeStatus.UNWINDING, trade.reason)
+        legs = ", ".join(f"{r.role} {r.venue} {r.filled}" for r in trade.orders.values())
+        why = f"legs filled {legs}: {side} {amount} {base} on {o.cex_venue}"
+        self.publish(
+            TradeUnwinding(
+                trade_id=trade.id,
+                venue=o.cex_venue,
+                side=side,
+                amount=D(amount),
+                reason=why,
+                at=self.clock(),
+            )
+        )
+        record = self._order(
+            trade, "unwind", o.cex_venue, o.cex_symbol, side, "market", amount, None
+        )
+        outcome = await self.runner.run(
+            o.exchange, record, timeout_s=self.settings.execution.leg_timeout_s
+        )
+        self._leg_done(trade, outcome.order, outcome.fills)
+
+    @staticmethod
+    def _dust_reason(
+        exchange: Venue, venue: str, symbol: str, price: Decimal, position: Decimal
+    ) -> str | None:
+        """Why `position` cannot be flattened on `venue` (below its amount step, minimum
+        amount or minimum notional), or None when it can be."""
+        try:
+            amount = D(exchange.amount_to_precision(symbol, str(abs(position))))
+        except Exception:  # noqa: BLE001 - ccxt raises InvalidOrder below the precision step
+            amount = ZERO
+        limits = exchange.market(symbol).get("limits") or {}
+        min_amount = (limits.get("amount") or {}).get("min")
+        min_cost = (limits.get("cost") or {}).get("min")
+        if amount <= 0:
+            return f"is below the amount step on {venue}"
+        if min_amount is not None and amount < D(min_amount):
+            return f"is below the minimum amount {min_amount} on {venue}"
+        if min_cost is not None and amount * price < D(min_cost):
+            return f"is below the minimum notional {min_cost} on {venue}"
+        return None
+
+    # -- DEX-DEX ---------------------------------------------------------------------------
+
+    async def _run_dex_dex(self, trade: Trade, plan: DexDexPlan) -> list[str]:
+        assert self.flash_address is not None
+        buy, sell = plan.buy, plan.sell
+        x = plan.token_x
+        y = buy.token0 if x == buy.token1 else buy.token1
+        xdec = buy.decimals0 if x == buy.token0 else buy.decimals1
+        ydec = buy.decimals1 if x == buy.token0 else buy.decimals0
+        quote = trade.symbol.partition("/")[2]
+        mode = plan.funding.mode
+        amount = str(units(plan.amount_mid, ydec))
+        buy_rec = self._order(trade, "buy", buy.venue, buy.symbol, "buy", mode, amount, None)
+        sell_rec = self._order(trade, "sell", sell.venue, sell.symbol, "sell", mode, amount, None)
+        result = await self._try(self._send_arb(plan))
+        y_bought = x_paid = y_sold = x_got = premium = 0
+        self._mined(result, [buy, sell])
+        if isinstance(result, TxResult) and result.ok:
+            moves = transfers(result.logs)
+            x_paid, y_bought = received(moves, x, buy.address), sent(moves, y, buy.address)
+            y_sold, x_got = received(moves, y, sell.address), sent(moves, x, sell.address)
+            if plan.funding.lender is not None and mode == "flash_v3":
+                lender = plan.funding.lender
+                premium = received(moves, x, lender) - sent(moves, x, lender)
+            owner = received(moves, x, self.me) - sent(moves, x, self.me)
+            if owner != x_got - x_paid - premium:
+                trade.reason = (
+                    f"owner received {owner} raw, the hops say {x_got - x_paid - premium}"
+                )
+            if self.on_gas is not None:
+                self.on_gas(mode, result.gas_used)
+        gas, note = self._gas_fee(result, quote) if isinstance(result, TxResult) else (ZERO, "")
+        if note:
+            trade.reason = note
+        buy_rec, buy_fills = self._tx_order(
+            buy_rec, result, units(y_bought, ydec), units(x_paid, xdec), units(premium, xdec), quote
+        )
+        sell_rec, sell_fills = self._tx_order(
+            sell_rec, result, units(y_sold, ydec), units(x_got, xdec), gas, quote
+        )
+        self._leg_done(trade, buy_rec, buy_fills)
+        self._leg_done(trade, sell_rec, sell_fills)
+        return [] if sell_rec.status is OrderStatus.CLOSED else [buy.venue, sell.venue]
+
+    async def _send_arb(self, plan: DexDexPlan) -> TxResult:
+        assert self.flash_address is not None
+        buy = (plan.buy.address, 0 if plan.buy.kind == "v2" else 1)
+        sell = (plan.sell.address, 0 if plan.sell.kind == "v2" else 1)
+        mode = plan.funding.mode
+        if mode == "flash_v2":
+            args: list[Any] = [plan.token_x, plan.buy.address, plan.amount_mid, sell]
+            data = self._flash.encode_abi("flashV2", [*args, plan.min_profit])
+        elif mode == "flash_v3":
+            lender = to_checksum_address(plan.funding.lender or "")
+            args = [plan.token_x, lender, plan.amount_in, buy, sell, plan.min_profit]
+            data = self._flash.encode_abi("flashV3", args)
+        else:
+            approval = await self.legs.sender.ensure_allowance(
+                plan.token_x, self.flash_address, plan.amount_in
+            )
+            if approval is not None and not approval.ok:
+                return approval
+            args = [plan.token_x, plan.amount_in, buy, sell, plan.min_profit]
+            data = self._flash.encode_abi("fromWallet", args)
+        return await self.legs.sender.send(self.flash_address, bytes.fromhex(data[2:]))
+
+    # -- the end ---------------------------------------------------------------------------
+
+    def _finish(self, trade: Trade, decision: Decision, failed_venues: list[str]) -> None:
+        # CEX-DEX legs are in the CEX symbol's assets (the `=USDC` mark says which token stood
+        # in for the quote); DEX-DEX legs are in the pool's token symbols.
+        base, _, quote = trade.symbol.split("=")[0].partition("/")
+        books = account(trade.orders.values(), base, quote)
+        # Gas of a transaction that reverted buys nothing but is paid all the same.
+        wasted = sum((o.fee for o in trade.orders.values() if o.filled == 0), ZERO)
+        trade.realized_pnl = books.realized_pnl - wasted
+        trade.realized_pnl_usd = trade.realized_pnl * usd_per_quote(trade.opportunity)
+        trade.fees = books.fees + wasted
+        trade.volume = books.volume
+        trade.unwind_cost = books.unwind_cost
+        trade.residual = books.base_position
+        notes = list(books.notes)
+        orders = list(trade.orders.values())
+        legs = [o for o in orders if o.role != "unwind"]
+        if any(not o.status.final for o in orders):
+            status = TradeStatus.NEEDS_ATTENTION
+            unknown = ", ".join(
+                f"{o.client_order_id} ({o.venue})" for o in orders if not o.status.final
+            )
+            notes.insert(0, f"order state unknown: {unknown}")
+        elif books.base_position != 0 and not self._is_dust(trade, books.base_position):
+            status = TradeStatus.NEEDS_ATTENTION
+            notes.insert(0, f"residual position {books.base_position} {base} left")
+        elif all(o.filled == 0 for o in legs):
+            status = TradeStatus.FAILED
+            reasons = "; ".join(f"{o.venue}: {o.error or o.status}" for o in legs)
+            notes.insert(0, f"nothing filled ({reasons})")
+        elif not failed_venues:
+            status = TradeStatus.COMPLETED
+        else:
+            status = TradeStatus.HEDGED
+            filled = ", ".join(f"{o.role} {o.venue} {o.filled}" for o in legs)
+            reasons = "; ".join(f"{o.venue}: {o.error}" for o in legs if o.error)
+            notes.insert(0, f"legs filled {filled}; imbalance unwound ({reasons})")
+        if books.base_position != 0 and status is not TradeStatus.NEEDS_ATTENTION:
+            trade.dust = books.base_position
+            notes.append(f"dust {books.base_position} {base} (counted in the PnL)")
+        if trade.reason and trade.reason not in notes:
+            notes.append(trade.reason)
+        trade.status = status
+        trade.reason = "; ".join(notes)
+        trade.finished_at = self.clock()
+        self.journal.update_trade(
+            trade.id,
+            status,
+            trade.reason,
+            realized_pnl=trade.realized_pnl,
+            realized_pnl_usd=trade.realized_pnl_usd,
+            fees=trade.fees,
+            volume=trade.volume,
+            unwind_cost=trade.unwind_cost,
+            residual=trade.residual,
+            finished_at=trade.finished_at,
+        )
+        self.journal.record_opportunity(
+            trade.opportunity, str(status), trade.reason, trade.finished_at
+        )
+        ok = status is TradeStatus.COMPLETED
+        self.breaker.record_trade(
+            decision, ok, trade.realized_pnl_usd, failed_venues, trade.finished_at
+        )
+        self._close(trade)
+        self.publish(
+            TradeFinished(
+                trade_id=trade.id,
+                status=str(status),
+                realized_pnl=trade.realized_pnl,
+                fees=trade.fees,
+                reason=trade.reason,
+                at=trade.finished_at,
+            )
+        )
+
+    def _is_dust(self, trade: Trade, position: Decimal) -> bool:
+        """A residual too small for any order on the CEX that would flatten it (CEX-DEX);
+        DEX-DEX has no such venue, so any residual there needs a human."""
+        cex = [o for o in trade.orders.values() if o.type == "limit" and o.role != "unwind"]
+        exchange = self.exchanges.get(cex[0].venue) if cex else None
+        if not cex or exchange is None:
+            return False
+        price = cex[0].price or ZERO
+        return self._dust_reason(exchange, cex[0].venue, cex[0].symbol, price, position) is not None
+
+    def _abort(self, trade: Trade, decision: Decision, exc: BaseException) -> None:
+        """A bug or a cancellation mid-trade: never silent, never dropped."""
+        if trade.id not in self.active:
+            return
+        trade.status = TradeStatus.NEEDS_ATTENTION
+        trade.reason = f"stopped mid-trade ({type(exc).__name__}: {exc}); check the chain and venue"
+        trade.finished_at = self.clock()
+        with contextlib.suppress(Exception):
+            self.journal.update_trade(
+                trade.id, trade.status, trade.reason, finished_at=trade.finished_at
+            )
+        self.breaker.record_trade(
+            decision, False, ZERO, (trade.buy_venue, trade.sell_venue), trade.finished_at
+        )
+        self._close(trade)
+        self.publish(
+            TradeFinished(
+                trade_id=trade.id,
+                status=str(trade.status),
+                realized_pnl=ZERO,
+                fees=ZERO,
+                reason=trade.reason,
+                at=trade.finished_at,
+            )
+        )
+
+    def _close(self, trade: Trade) -> None:
+        self.active.pop(trade.id, None)
+        self.finished.append(trade)
+        del self.finished[:-500]
+        if self.executor is not None:
+            self.executor.active.pop(trade.id, None)
+            self.executor.finished.append(trade)
+        self.publish(TradeUpdated(trade=trade.view(), at=trade.finished_at or self.clock()))
+
+    @staticmethod
+    def _summary(trade: Trade) -> str:
+        hashes = sorted(
+            {
+                o.venue_order_id
+                for o in trade.orders.values()
+                if o.type not in ("limit", "market") and o.venue_order_id
+            }
+        )
+        txs = f" tx {', '.join(hashes)}" if hashes else ""
+        pnl = f"{trade.realized_pnl:+.6f}" if trade.realized_pnl is not None else "?"
+        why = f" ({trade.reason})" if trade.reason else ""
+        return f"trade {trade.id} {trade.status}: pnl {pnl}{txs}{why}"
