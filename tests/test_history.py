@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -120,7 +121,8 @@ def test_since_filters(
     code, out, _ = history("--json", "--since", "2000-01-01", capsys=capsys)
     assert code == 0 and len(json.loads(out)) == len(starts)
     # from the last trade's start: exactly the trades at or after it
-    cut = datetime.fromtimestamp(starts[-1], UTC).isoformat()
+    # (floored to the millisecond: an ISO string cannot carry every bit of a float timestamp)
+    cut = datetime.fromtimestamp(math.floor(starts[-1] * 1000) / 1000, UTC).isoformat()
     code, out, _ = history("--json", "--since", cut, capsys=capsys)
     expected = sum(s >= datetime.fromisoformat(cut).timestamp() for s in starts)
     assert code == 0 and len(json.loads(out)) == expected >= 1
