@@ -180,6 +180,7 @@ class Engine:
             breaker=self.breaker,
             bus=self.bus,
             clock=self.clock,
+            unknown_order_grace_s=settings.execution.unknown_order_grace_s,
         )
         # Orders a previous run left open are settled with their venues before any new trade.
         report = await reconcile(self.journal, order_venues, clock=self.clock)
@@ -354,6 +355,8 @@ class Engine:
 
     async def _start_onchain(self) -> None:
         """Sim mode brings a devnet up; other modes need chain.rpc_url (and its manifest)."""
+        if not self.settings.chain.enabled:
+            return
         if self.settings.mode is not Mode.SIM and not self.settings.chain.rpc_url:
             return
         onchain = OnChain(

@@ -314,6 +314,9 @@ class KeySettings(_Section):
 class ChainSettings(_Section):
     """The EVM chain: in `sim` mode a local anvil devnet with the official Uniswap contracts."""
 
+    enabled: bool = True
+    """Trade on-chain venues too (sim: start the devnet; paper/live: needs rpc_url)."""
+
     rpc_url: str = ""
     """JSON-RPC endpoint (http/https). Empty: start a local anvil on 127.0.0.1 (sim mode)."""
 

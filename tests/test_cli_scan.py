@@ -43,7 +43,7 @@ def run_arbdesk(
     args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 30.0
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ARBDESK_")}
-    clean.update({"ARBDESK_SIM__SPEED": "5", **(env or {})})
+    clean.update({"ARBDESK_SIM__SPEED": "5", "ARBDESK_CHAIN__ENABLED": "false", **(env or {})})
     started = time.monotonic()
     proc = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
         [sys.executable, "-m", "console.cli", *args],

@@ -24,6 +24,7 @@ from core.events import (
 )
 from core.journal import Journal, TradeStatus
 from core.settings import (
+    ChainSettings,
     ExecutionSettings,
     JournalSettings,
     LoggingSettings,
@@ -50,6 +51,7 @@ def make_settings(tmp_path: Path, auto_execute: bool = False) -> Settings:
     return Settings(
         journal=JournalSettings(path=tmp_path / "journal.sqlite3"),
         sim=SimSettings(speed=5.0),
+        chain=ChainSettings(enabled=False),  # CEX engine tests: no devnet needed
         execution=ExecutionSettings(leg_timeout_s=2.0, auto_execute=auto_execute),
         logging=LoggingSettings(path=tmp_path / "arbdesk.log"),
     )

@@ -25,6 +25,7 @@ def headless_env(tmp_path: Path) -> dict[str, str]:
     env.update(
         PYTHONPATH=str(REPO),
         ARBDESK_SIM__SPEED="5",
+        ARBDESK_CHAIN__ENABLED="false",
         ARBDESK_JOURNAL__PATH=str(tmp_path / "journal.sqlite3"),
         ARBDESK_LOGGING__PATH=str(tmp_path / "arbdesk.log"),
     )

@@ -30,6 +30,7 @@ def journal_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env.update(
         PYTHONPATH=str(REPO),
         ARBDESK_SIM__SPEED="5",
+        ARBDESK_CHAIN__ENABLED="false",
         ARBDESK_JOURNAL__PATH=str(path),
         ARBDESK_LOGGING__PATH=str(folder / "arbdesk.log"),
     )

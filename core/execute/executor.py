@@ -61,6 +61,7 @@ from core.settings import ExecutionSettings, RiskSettings, ThresholdSettings
 Clock = Callable[[], float]
 Books = Mapping[str, Mapping[str, OrderBook]]  # symbol -> venue -> book
 FINISHED_KEPT = 500
+BPS_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +285,9 @@ class Executor:
         net = (sell_avg - buy_avg) * amount - notional * fee_b - sell_avg * amount * fee_s
         net_bps = net / notional * 10_000.0 if notional else 0.0
         usd = float(usd_per_quote(opp))
-        if net <= 0 or net_bps < self.thresholds.min_profit_bps:
+        # The detector trims sizes to sit exactly on the threshold; float rounding there must
+        # not turn into a refusal, hence the 1e-6 bps tolerance.
+        if net <= 0 or net_bps < self.thresholds.min_profit_bps - BPS_TOLERANCE:
             raise Refused(
                 f"no longer profitable at current depth: net {net_bps:.1f} bps after fees "
                 f"(min {self.thresholds.min_profit_bps:g})"
