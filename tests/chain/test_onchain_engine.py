@@ -6,6 +6,7 @@ all of it (kill switch, RPC down, failures counted); auto mode executes on-chain
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
@@ -18,6 +19,8 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from core.chain.artifacts import load
 from core.chain.gas import FeeOracle
 from core.chain.reverts import RevertDecoder
+from core.detect.dex_dex import DexDexPlan
+from core.detect.funding import FundingChoice, v3_flash_fee
 from core.detect.model import Opportunity
 from core.engine import Engine
 from core.events import (
@@ -221,7 +224,8 @@ async def test_dex_leg_revert_unwinds_the_cex_leg(rig: Rig) -> None:
     assert scopes["sushi"].consecutive_failures == 1
 
 
-async def test_dex_dex_pays_the_owner_the_journaled_profit(rig: Rig) -> None:
+@pytest.mark.parametrize("funding", ["as detected", "flash_v2", "flash_v3"])
+async def test_dex_dex_pays_the_owner_the_journaled_profit(rig: Rig, funding: str) -> None:
     me = rig.manifest.accounts[1].address
     await rig.swap("uni-v2", "WETH", 150)  # WETH cheap on uni-v2 against sushi and V3
 
@@ -229,6 +233,15 @@ async def test_dex_dex_pays_the_owner_the_journaled_profit(rig: Rig) -> None:
         return o.symbol == "WETH/USDC" and o.buy_venue == "uni-v2"
 
     opportunity = await rig.opportunity(dex_dex)
+    plan = rig.onchain._plans[opportunity.key]
+    assert isinstance(plan, DexDexPlan)
+    if funding != "as detected":  # the other routes, forced
+        lender = rig.pool("uni-v3-500", "WBTC/USDC")  # holds USDC, is neither hop
+        premium = v3_flash_fee(plan.amount_in, lender.fee) if funding == "flash_v3" else 0
+        choice = FundingChoice(funding, 215_000, premium, 0.0, lender.address, "forced")  # type: ignore[arg-type]
+        plan = dataclasses.replace(plan, funding=choice)
+        rig.onchain._plans[opportunity.key] = plan
+    mode = plan.funding.mode
     usdc0 = await rig.balance("USDC", me)
     text = await rig.engine.approve(opportunity.id)
     assert "completed" in text, text
@@ -244,9 +257,10 @@ async def test_dex_dex_pays_the_owner_the_journaled_profit(rig: Rig) -> None:
     assert gained > 0
     assert record.realized_pnl == sell.cost - buy.cost - buy.fee - sell.fee  # less the gas
     assert sell.fee > 0
-    funding = opportunity_funding = rig.onchain.gas.source
-    assert "receipt" in {funding[k] for k in ("wallet", "flash_v2", "flash_v3")}
-    assert opportunity_funding is funding
+    assert buy.type == mode  # the funding route is journaled with the legs
+    if mode == "flash_v3":
+        assert buy.fee == Decimal(premium).scaleb(-6) and premium > 0
+    assert rig.onchain.gas.source[mode] == "receipt"  # its gas now comes from the receipt
 
 
 async def test_kill_switch_refuses_an_onchain_opportunity(rig: Rig) -> None:
@@ -296,3 +310,30 @@ async def test_auto_mode_executes_onchain(rig: Rig) -> None:
     on_sushi = [t for t in rig.journal().trades() if "sushi" in (t.buy_venue, t.sell_venue)]
     spans = sorted((t.started_at, t.finished_at or float("inf")) for t in on_sushi)
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+
+
+async def test_a_reverting_arbitrage_fails_and_counts_against_the_breaker(rig: Rig) -> None:
+    me = rig.manifest.accounts[1].address
+    await rig.swap("uni-v2", "WETH", 150)
+
+    def dex_dex(o: Opportunity) -> bool:
+        return o.symbol == "WETH/USDC" and o.buy_venue == "uni-v2"
+
+    opportunity = await rig.opportunity(dex_dex)
+    plan = rig.onchain._plans[opportunity.key]
+    assert isinstance(plan, DexDexPlan)
+    rig.onchain._plans[opportunity.key] = dataclasses.replace(plan, min_profit=10**30)
+    usdc0 = await rig.balance("USDC", me)
+    text = await rig.engine.approve(opportunity.id)
+    assert "failed" in text and "ProfitTooLow" in text, text
+    assert {e.venue for e in rig.of(LegFailed)} == {"uni-v2", opportunity.sell_venue}
+    (finished,) = rig.of(TradeFinished)
+    record = rig.journal().trade(finished.trade_id)
+    assert record is not None and record.status is TradeStatus.FAILED
+    assert record.realized_pnl == 0  # refused by the node before sending: no gas spent
+    assert await rig.balance("USDC", me) == usdc0
+    view = rig.engine.breaker_view()
+    assert view is not None
+    scopes = {s.name: s for s in view.scopes}
+    assert scopes["global"].consecutive_failures == 1
+    assert scopes["uni-v2"].consecutive_failures == 1
