@@ -90,6 +90,8 @@ class LineTable(ScrollView, Generic[RowT], can_focus=True):
         self.cursor_row = 0
         self.selected_key: Hashable | None = None
         self.frames_drawn = 0
+        self._base: Style | None = None
+        self._styles: dict[str, Style] = {}
 
     # -- what subclasses provide -----------------------------------------------------------
 
@@ -219,6 +221,8 @@ class LineTable(ScrollView, Generic[RowT], can_focus=True):
         super().notify_style_update()
         self._strips.clear()
         self._header = None
+        self._base = None
+        self._styles.clear()
 
     def on_resize(self, event: events.Resize) -> None:
         self._strips.clear()
@@ -245,13 +249,25 @@ class LineTable(ScrollView, Generic[RowT], can_focus=True):
                 return width
         return 0
 
+    @property
+    def base_style(self) -> Style:
+        """The widget's own style (cached: `rich_style` walks every ancestor on each call)."""
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
+
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(name, partial=True) if name else Style()
+        if not name:
+            return Style()
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(name, partial=True)
+        return style
 
     def _build_strip(self, cells: tuple[Cell, ...], width: int) -> Strip:
         *row_cells, (_, row_class) = cells
         # Strips carry their own background: the widget's style is the base of every cell.
-        base = self.rich_style + self._style(row_class)
+        base = self.base_style + self._style(row_class)
         _, columns, widths = self._columns_for(width)
         by_key = {c.key: i for i, c in enumerate(self.COLUMNS)}
         segments = []
@@ -267,7 +283,7 @@ class LineTable(ScrollView, Generic[RowT], can_focus=True):
         if self._header is None or self._header.cell_length != width:
             _, columns, widths = self._columns_for(width)
             title_cells = tuple((self.header_title(c), "") for c in columns)
-            style = self.rich_style + self._style("table--header")
+            style = self.base_style + self._style("table--header")
             text = " ".join(
                 fit(t, w, c.align)
                 for (t, _), w, c in zip(title_cells, widths, columns, strict=True)
@@ -287,11 +303,11 @@ class LineTable(ScrollView, Generic[RowT], can_focus=True):
         index = y - 1 + scroll_y
         if index >= len(self._rows):
             if index == 0 and not self._rows:
-                style = self.rich_style + self._style("table--empty")
+                style = self.base_style + self._style("table--empty")
                 return Strip([Segment(f" {self.EMPTY_TEXT}", style)]).adjust_cell_length(
-                    width, self.rich_style
+                    width, self.base_style
                 )
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.base_style)
         key = self._keys[index]
         strip = self._strips.get(key)
         if strip is None or strip.cell_length != width:

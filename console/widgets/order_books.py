@@ -58,6 +58,7 @@ class OrderBooksPane(Widget, can_focus=True):
         self._generation = 0
         self._built_for: tuple[int, int] | None = None
         self.frames_drawn = 0
+        self._styles: dict[str, Style] = {}
 
     def set_books(self, symbol: str, sides: Sequence[BookSide]) -> None:
         sides = tuple(sides)
@@ -70,18 +71,26 @@ class OrderBooksPane(Widget, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._built_for = None
+        self._styles.clear()
 
     def _style(self, name: str) -> Style:
-        # Strips carry their own background: the widget's style is the base of every segment.
-        base = self.rich_style
-        return base + self.get_component_rich_style(name, partial=True) if name else base
+        """The widget's style plus a component class's (cached: both are costly to compute).
+
+        Strips carry their own background, so the widget's style is the base of every segment.
+        """
+        style = self._styles.get(name)
+        if style is None:
+            base = self.rich_style
+            style = base + self.get_component_rich_style(name, partial=True) if name else base
+            self._styles[name] = style
+        return style
 
     def _build(self, width: int) -> list[Strip]:
         n = max(len(self.sides), 1)
         col_width = max((width - (n - 1)) // n, 8)
         columns = [self._venue_lines(side, col_width) for side in self.sides]
         height = HEADER_LINES + BOOK_DEPTH
-        gap = Segment(" ", self.rich_style)
+        gap = Segment(" ", self._style(""))
         strips = []
         for y in range(height):
             segments: list[Segment] = []
@@ -89,7 +98,7 @@ class OrderBooksPane(Widget, can_focus=True):
                 if i:
                     segments.append(gap)
                 segments.extend(column[y])
-            strips.append(Strip(segments).adjust_cell_length(width, self.rich_style))
+            strips.append(Strip(segments).adjust_cell_length(width, self._style("")))
         return strips
 
     def _venue_lines(self, side: BookSide, width: int) -> list[list[Segment]]:
@@ -128,11 +137,11 @@ class OrderBooksPane(Widget, can_focus=True):
             bid = side.bids[i] if i < len(side.bids) else None
             ask = side.asks[i] if i < len(side.asks) else None
             segs = self._bar_cell(bid, size_w, max_size, bid_bar, right=True)
-            segs.append(Segment(" ", self.rich_style))
+            segs.append(Segment(" ", self._style("")))
             segs.append(Segment(fit(fmt_price(bid[0]) if bid else "", price_w, "right"), bid_style))
-            segs.append(Segment(" ", self.rich_style))
+            segs.append(Segment(" ", self._style("")))
             segs.append(Segment(fit(fmt_price(ask[0]) if ask else "", price_w, "left"), ask_style))
-            segs.append(Segment(" ", self.rich_style))
+            segs.append(Segment(" ", self._style("")))
             segs.extend(self._bar_cell(ask, size_w + extra, max_size, ask_bar, right=False))
             lines.append(segs)
         return lines
@@ -150,7 +159,7 @@ class OrderBooksPane(Widget, can_focus=True):
         the right (toward the price), asks from the left."""
         if width <= 0:
             return []
-        base = self.rich_style
+        base = self._style("")
         if level is None or max_size <= 0:
             return [Segment(" " * width, base)]
         text = fit(fmt_size(level[1]), width, "right" if right else "left")
@@ -170,5 +179,5 @@ class OrderBooksPane(Widget, can_focus=True):
         if not self.sides and y == 0:
             return Strip(
                 [Segment(" waiting for books…", self._style("books--dim"))]
-            ).adjust_cell_length(width, self.rich_style)
-        return self._strips[y] if y < len(self._strips) else Strip.blank(width, self.rich_style)
+            ).adjust_cell_length(width, self._style(""))
+        return self._strips[y] if y < len(self._strips) else Strip.blank(width, self._style(""))
