@@ -19,10 +19,11 @@ FEE_HISTORY_BLOCKS = 5
 # Fallback gas of the transactions the detectors price, used only until a figure is measured
 # (see GasTable): router swaps are measured at start-up with eth_estimateGas (OnChain.start),
 # and every mined swap or FlashArbitrage call then updates its kind from its receipt. These
-# values are what the tests/chain receipts showed on the devnet; no runtime code reads them
-# once a measurement exists.
-GAS_V2_ROUTER_SWAP = 110_000
-GAS_V3_ROUTER_SWAP = 125_000
+# swap values are rounded up from eth_estimateGas on the devnet (V2 Router02 138,266; V3
+# SwapRouter 127,591, first swap of the account on that pool); nothing reads them once a
+# measurement exists.
+GAS_V2_ROUTER_SWAP = 140_000
+GAS_V3_ROUTER_SWAP = 130_000
 GAS_ARB_WALLET = 190_000
 """FlashArbitrage.fromWallet over two V2 hops (transferFrom + two pair swaps + transfer)."""
 GAS_ARB_FLASH_EXTRA = 25_000
