@@ -17,17 +17,19 @@ GWEI = 10**9
 FEE_HISTORY_BLOCKS = 5
 
 # Fallback gas of the transactions the detectors price, used only until a figure is measured
-# (see GasTable): router swaps are measured at start-up with eth_estimateGas (OnChain.start),
-# and every mined swap or FlashArbitrage call then updates its kind from its receipt. These
-# swap values are rounded up from eth_estimateGas on the devnet (V2 Router02 138,266; V3
-# SwapRouter 127,591, first swap of the account on that pool); nothing reads them once a
-# measurement exists.
+# (see GasTable): router swaps are measured at start-up (OnChain._measure_gas: a real swap's
+# receipt on the devnet, eth_estimateGas elsewhere), and every mined swap or FlashArbitrage
+# call then updates its kind from its receipt. The swap values are devnet figures rounded up:
+# eth_estimateGas said V2 Router02 138,266 and V3 SwapRouter 127,591, but receipts show V2
+# gasUsed about 88,000 (an estimate includes gas that refunds give back). Nothing reads them
+# once a measurement exists.
 GAS_V2_ROUTER_SWAP = 140_000
 GAS_V3_ROUTER_SWAP = 130_000
-GAS_ARB_WALLET = 190_000
-"""FlashArbitrage.fromWallet over two V2 hops (transferFrom + two pair swaps + transfer)."""
-GAS_ARB_FLASH_EXTRA = 25_000
-"""Extra gas of a flash (flashV2 / flashV3) over the wallet route: the callback round trip."""
+GAS_ARB_WALLET = 205_000
+"""FlashArbitrage.fromWallet over two V2 hops (devnet receipt: 202,394)."""
+GAS_ARB_FLASH_EXTRA = 55_000
+"""Extra gas of a flash over the wallet route, the dearer of the two (devnet receipts:
+flashV2 181,846 - cheaper than the wallet route, no transferFrom; flashV3 258,657)."""
 
 
 class GasTable:
@@ -53,10 +55,9 @@ class GasTable:
     def swap(self, kind: str) -> int:
         return self.units[kind]
 
-    def routes(self) -> tuple[int, int]:
-        """(wallet route, flash route) for the funding choice; a flash is priced at the dearer
-        of the two flash modes (one figure is all choose_funding takes)."""
-        return self.units["wallet"], max(self.units["flash_v2"], self.units["flash_v3"])
+    def routes(self) -> dict[str, int]:
+        """Gas per funding route, for core.detect.funding.choose_funding."""
+        return {mode: self.units[mode] for mode in ("wallet", "flash_v2", "flash_v3")}
 
 
 @dataclass(frozen=True, slots=True)

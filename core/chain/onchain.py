@@ -33,6 +33,7 @@ from core.chain.reverts import RevertDecoder
 from core.chain.trade import OnChainTrader, plan_pools
 from core.detect.cex_dex import TOKEN_TO_CEX, CexDexDetector, DexPlan, row_symbol
 from core.detect.dex_dex import DexDexDetector, DexDexPlan
+from core.detect.dex_quote import quote_exact_in
 from core.detect.model import Opportunity
 from core.detect.top_of_book import SpreadRow
 from core.detect.usd import UsdRates
@@ -195,8 +196,11 @@ class OnChain:
             self.sim_market.add_tick_hook(self.noise.on_tick)
 
     async def _measure_gas(self, pools: list[DexPool]) -> None:
-        """eth_estimateGas of a small router swap on the first pool of each kind that the
-        trading account can pay for; a kind that cannot be measured keeps its fallback."""
+        """Router swap gas per pool kind, measured on the first pool of that kind the trading
+        account can pay a 1 bp price move on. On the devnet the swap is sent and its receipt's
+        gasUsed is the figure; on a real chain only eth_estimateGas is asked (an upper bound:
+        it includes gas that refunds give back) until the first trade's receipt replaces it.
+        A kind that cannot be measured keeps its fallback constant, and the log says so."""
         assert self.legs is not None and self.feed is not None
         if not self._balances:
             await self._refresh_balances()
@@ -205,17 +209,23 @@ class OnChain:
                 state = self.feed.states.get(pool.address)
                 if state is None:
                     continue
-                token_in, amount = price_move_input(pool, state, 1.001)  # a 10 bps move
+                token_in, amount = price_move_input(pool, state, 1.0001)
                 have = self._balances.get(to_checksum_address(token_in), 0)
                 if amount <= 0 or have < amount:
                     continue
                 try:
-                    gas = await self.legs.estimate_swap_gas(pool, token_in, amount)
+                    if self.devnet is not None:
+                        out = quote_exact_in(pool, state, token_in, amount)
+                        sent = await self.legs.swap(pool, token_in, amount, out)
+                        gas, source = (sent.gas_used, "receipt") if sent.ok else (None, "")
+                    else:
+                        gas = await self.legs.estimate_swap_gas(pool, token_in, amount)
+                        source = "estimate"
                 except Exception as exc:  # an RPC hiccup: keep the fallback, say so
-                    logger.warning("gas estimate on {} failed: {}", pool.venue, exc)
+                    logger.warning("gas measurement on {} failed: {}", pool.venue, exc)
                     gas = None
                 if gas:
-                    self.gas.record(kind, gas, "estimate")
+                    self.gas.record(kind, gas, source)
                     break
             logger.info("{} swap gas {} ({})", kind, self.gas.units[kind], self.gas.source[kind])
 
@@ -371,10 +381,14 @@ class OnChain:
                 eth_price_in=self._eth_price_in,
                 flash_address=self.flash_address,
                 executor=executor,
-                on_gas=lambda kind, gas: self.gas.record(kind, gas, "receipt"),
+                on_gas=self._on_gas,
                 clock=self.clock,
             )
         return self.trader
+
+    def _on_gas(self, kind: str, gas_used: int) -> None:
+        logger.debug("{} gas {} (receipt; was {})", kind, gas_used, self.gas.units[kind])
+        self.gas.record(kind, gas_used, "receipt")
 
     def _report(self, opportunity: Opportunity, ok: bool, text: str) -> None:
         level = "INFO" if ok else "WARNING"

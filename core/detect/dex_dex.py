@@ -53,7 +53,7 @@ class DexDexDetector:
         gas_price_in: Callable[[str], float | None],
         usd_price: Callable[[str], float | None],
         wallet_balance: Callable[[str], int],
-        route_gas: Callable[[], tuple[int, int]] | None = None,
+        route_gas: Callable[[], dict[str, int]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.states = states
@@ -64,7 +64,8 @@ class DexDexDetector:
         """token symbol -> USD per whole token."""
         self.wallet_balance = wallet_balance
         self.route_gas = route_gas
-        """() -> (wallet route gas, flash route gas); None: the documented constants."""
+        """() -> gas per funding route ('wallet', 'flash_v2', 'flash_v3'); None: the fallback
+        constants."""
         self.clock = clock
         self.groups: dict[frozenset[str], list[DexPool]] = {}
         for pool in pools:
@@ -135,10 +136,9 @@ class DexDexDetector:
         lenders = [
             p for p in self.v3_by_token.get(x, []) if p.address not in (buy.address, sell.address)
         ]
-        gas_kw = {}
+        gas_kw: dict[str, int] = {}
         if self.route_gas is not None:
-            wallet_gas, flash_gas = self.route_gas()
-            gas_kw = {"wallet_gas": wallet_gas, "flash_gas": flash_gas}
+            gas_kw = {f"{mode}_gas": units for mode, units in self.route_gas().items()}
         funding = choose_funding(amount_in, self.wallet_balance(x), buy, lenders, gas_x, **gas_kw)
         if funding is None:
             return None

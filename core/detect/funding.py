@@ -42,12 +42,13 @@ def choose_funding(
     gas_price_in_token: float,
     *,
     wallet_gas: int = GAS_ARB_WALLET,
-    flash_gas: int = GAS_ARB_WALLET + GAS_ARB_FLASH_EXTRA,
+    flash_v2_gas: int = GAS_ARB_WALLET + GAS_ARB_FLASH_EXTRA,
+    flash_v3_gas: int = GAS_ARB_WALLET + GAS_ARB_FLASH_EXTRA,
 ) -> FundingChoice | None:
     """Cheapest way to fund `amount_in`; `gas_price_in_token` is one gas unit's cost in raw
     units of the input token. None when the wallet is short and no flash source exists.
-    `wallet_gas` / `flash_gas`: gas of each route (measured from receipts once known; the
-    constants are the fallback)."""
+    `wallet_gas` / `flash_v2_gas` / `flash_v3_gas`: gas of each route (measured from receipts
+    once known; the constants are the fallback)."""
     options: list[FundingChoice] = []
     short = wallet_balance < amount_in
     if not short:
@@ -58,9 +59,9 @@ def choose_funding(
         options.append(
             FundingChoice(
                 "flash_v2",
-                flash_gas,
+                flash_v2_gas,
                 0,
-                flash_gas * gas_price_in_token,
+                flash_v2_gas * gas_price_in_token,
                 buy_pool.address,
                 "V2 flash swap",
             )
@@ -70,9 +71,9 @@ def choose_funding(
         options.append(
             FundingChoice(
                 "flash_v3",
-                flash_gas,
+                flash_v3_gas,
                 premium,
-                premium + flash_gas * gas_price_in_token,
+                premium + flash_v3_gas * gas_price_in_token,
                 lender.address,
                 f"V3 flash from {lender.venue}",
             )
