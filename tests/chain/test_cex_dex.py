@@ -142,3 +142,14 @@ def test_dex_dex_closed_form_and_forced_flash() -> None:
     choice = choose_funding(10**9, 0, b3, [v3_lender], 0.05)
     assert choice is not None and choice.mode == "flash_v3" and choice.premium == 500_000
     assert choose_funding(10**9, 0, b3, [], 0.05) is None  # short and nothing to borrow from
+
+
+def test_funding_prices_each_route_with_its_own_measured_gas() -> None:
+    pool = _pool("uni-v2", "0x" + "aa" * 20)
+    assert choose_funding(10**9, 10**12, pool, [], 0.05).mode == "wallet"  # the fallbacks
+    # Receipts on the devnet: a V2 flash swap needs no transferFrom and is the cheaper route.
+    measured = choose_funding(
+        10**9, 10**12, pool, [], 0.05, wallet_gas=202_394, flash_v2_gas=181_846
+    )
+    assert measured is not None and measured.mode == "flash_v2"
+    assert measured.gas_units == 181_846 and measured.cost == pytest.approx(181_846 * 0.05)
