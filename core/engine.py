@@ -221,12 +221,14 @@ class Engine:
         if not self._running and not self._tasks:
             return
         self._running = False
+        # On-chain trades finish first (OnChain.stop waits for them; their CEX legs still need
+        # the venues), then the CEX executor drains, then the feeds go.
+        await self._stop_lending()
+        await self._stop_onchain()
         if self.executor is not None:
             left = await self.executor.drain(timeout_s=self.settings.execution.leg_timeout_s * 3)
             for trade_id in left:
                 self._message("WARNING", f"trade {trade_id} still in flight at exit")
-        await self._stop_lending()
-        await self._stop_onchain()
         if self.sim_market is not None:
             self.sim_market.stop()
         if self._feeds is not None:
