@@ -217,6 +217,7 @@ class ArbdeskApp(App[int]):
         active = self.active_pane
         self.screen_stack[0].set_class(narrow, "-narrow")
         self.query_one(PaneTabs).display = narrow
+        self.query_one(Footer).compact = narrow  # every key label fits in 80 columns
         for key, _ in PANES:
             pane = self.query_one(f"#{key}")
             pane.display = key in available and (not narrow or key == active)
@@ -357,7 +358,7 @@ class ArbdeskApp(App[int]):
     # the engine's risk gate limits trades in flight instead.
     @work(group="approve", exit_on_error=False)
     async def _approve(self, opportunity_id: str, label: str) -> None:
-        self.notify(f"approving {label}…", timeout=2)
+        self.log.info(f"approving {label}")
         result = await self.engine.approve(opportunity_id)  # type: ignore[attr-defined]
         self.notify(str(result), title="approve", timeout=6)
         self.frame()

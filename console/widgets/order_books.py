@@ -24,6 +24,8 @@ HEALTH_MARK = {
     FeedState.DOWN: ("✕", "books--bad"),
 }
 HEADER_LINES = 2
+MIN_COLUMN = 36  # narrower than this, a venue's prices and sizes no longer fit side by side
+MIN_DEPTH = 3
 
 
 def fmt_age(age_s: float | None) -> str:
@@ -56,7 +58,7 @@ class OrderBooksPane(Widget, can_focus=True):
         self.sides: tuple[BookSide, ...] = ()
         self._strips: list[Strip] = []
         self._generation = 0
-        self._built_for: tuple[int, int] | None = None
+        self._built_for: tuple[int, int, int] | None = None
         self.frames_drawn = 0
         self._styles: dict[str, Style] = {}
 
@@ -85,23 +87,31 @@ class OrderBooksPane(Widget, can_focus=True):
             self._styles[name] = style
         return style
 
-    def _build(self, width: int) -> list[Strip]:
+    def _build(self, width: int, height: int) -> list[Strip]:
+        """Venues side by side; when they do not fit across, in rows of as many as fit, each
+        showing as many levels as the height allows (at most BOOK_DEPTH)."""
         n = max(len(self.sides), 1)
-        col_width = max((width - (n - 1)) // n, 8)
-        columns = [self._venue_lines(side, col_width) for side in self.sides]
-        height = HEADER_LINES + BOOK_DEPTH
+        per_row = max(1, min(n, (width + 1) // (MIN_COLUMN + 1)))
+        groups = -(-n // per_row)
+        depth = max(MIN_DEPTH, min(BOOK_DEPTH, height // groups - HEADER_LINES))
+        col_width = max((width - (per_row - 1)) // per_row, 8)
         gap = Segment(" ", self._style(""))
         strips = []
-        for y in range(height):
-            segments: list[Segment] = []
-            for i, column in enumerate(columns):
-                if i:
-                    segments.append(gap)
-                segments.extend(column[y])
-            strips.append(Strip(segments).adjust_cell_length(width, self._style("")))
+        for first in range(0, len(self.sides), per_row):
+            columns = [
+                self._venue_lines(side, col_width, depth)
+                for side in self.sides[first : first + per_row]
+            ]
+            for y in range(HEADER_LINES + depth):
+                segments: list[Segment] = []
+                for i, column in enumerate(columns):
+                    if i:
+                        segments.append(gap)
+                    segments.extend(column[y])
+                strips.append(Strip(segments).adjust_cell_length(width, self._style("")))
         return strips
 
-    def _venue_lines(self, side: BookSide, width: int) -> list[list[Segment]]:
+    def _venue_lines(self, side: BookSide, width: int, depth: int) -> list[list[Segment]]:
         mark, mark_class = HEALTH_MARK.get(side.health, ("?", "books--warn"))
         spread = side.spread_bps
         note = "crossed" if side.crossed else ("" if side.valid else "no book")
@@ -133,7 +143,7 @@ class OrderBooksPane(Widget, can_focus=True):
         max_size = max((s for _, s in side.bids + side.asks), default=0.0)
         bid_style, ask_style = self._style("books--bid"), self._style("books--ask")
         bid_bar, ask_bar = self._style("books--bid-bar"), self._style("books--ask-bar")
-        for i in range(BOOK_DEPTH):
+        for i in range(depth):
             bid = side.bids[i] if i < len(side.bids) else None
             ask = side.asks[i] if i < len(side.asks) else None
             segs = self._bar_cell(bid, size_w, max_size, bid_bar, right=True)
@@ -169,10 +179,10 @@ class OrderBooksPane(Widget, can_focus=True):
         return [Segment(text[:filled], bar), Segment(text[filled:], base)]
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        key = (width, self._generation)
+        width, height = self.size
+        key = (width, height, self._generation)
         if self._built_for != key:
-            self._strips = self._build(width) if self.sides else []
+            self._strips = self._build(width, height) if self.sides else []
             self._built_for = key
         if y == 0:
             self.frames_drawn += 1

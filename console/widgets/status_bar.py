@@ -3,6 +3,7 @@ health and age, PnL today, auto-execute, and the book update rate."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.style import Style
@@ -11,6 +12,7 @@ from textual.widget import Widget
 
 from console.state import ConsoleState
 from console.widgets.order_books import HEALTH_MARK, fmt_age
+from core.events import FeedState
 
 
 class StatusBar(Widget):
@@ -36,6 +38,8 @@ class StatusBar(Widget):
 
     def show(self, state: ConsoleState) -> None:
         text = status_text(state, self._style)
+        if text.cell_len > self.size.width > 0:  # small terminal: the short form
+            text = status_text(state, self._style, compact=True)
         if text.plain != self._text.plain or text.spans != self._text.spans:
             self._text = text
             self.refresh()
@@ -48,9 +52,14 @@ class StatusBar(Widget):
         return self._text
 
 
-def status_text(state: ConsoleState, style: object) -> Text:
-    """The status line as styled text; `style(name)` maps a component class to a Style."""
-    get = style if callable(style) else (lambda _name: Style())
+def status_text(  # noqa: C901 - one flat list of parts, each with its own condition
+    state: ConsoleState, style: Callable[[str], Style], *, compact: bool = False
+) -> Text:
+    """The status line as styled text; `style(name)` maps a component class to a Style.
+
+    `compact` drops the labels and the ages of live feeds, for terminals near 80 columns.
+    """
+    get = style
     sep = (" │ ", get("status--dim"))
     mode = state.mode.upper()
     parts: list[tuple[str, Style] | str] = [
@@ -61,20 +70,18 @@ def status_text(state: ConsoleState, style: object) -> Text:
     breaker_class = {"CLOSED": "status--good", "HALF_OPEN": "status--warn"}.get(
         state.breaker, "status--bad"
     )
-    parts += [sep, "breaker ", (state.breaker, get(breaker_class)), sep]
+    parts += [sep, "" if compact else "breaker ", (state.breaker, get(breaker_class)), sep]
     for i, venue in enumerate(state.venue_lines):
         mark, mark_class = HEALTH_MARK.get(venue.health, ("?", "books--warn"))
         if i:
-            parts.append("  ")
-        parts += [
-            f"{venue.venue} ",
-            (mark, get(mark_class)),
-            (f" {fmt_age(venue.age_s)}", get("status--dim")),
-        ]
+            parts.append(" " if compact else "  ")
+        parts += [venue.venue if compact else f"{venue.venue} ", (mark, get(mark_class))]
+        if not compact or venue.health is not FeedState.LIVE:
+            parts.append((f" {fmt_age(venue.age_s)}", get("status--dim")))
     pnl = state.pnl_today_usd
     parts += [
         sep,
-        "PnL today ",
+        "" if compact else "PnL today ",
         (f"{pnl:+,.2f} $", get("status--good" if pnl >= 0 else "status--bad")),
     ]
     parts += [
@@ -87,7 +94,8 @@ def status_text(state: ConsoleState, style: object) -> Text:
     ]
     if state.in_flight:
         parts += [sep, (f"{state.in_flight} in flight", get("status--warn"))]
-    parts += [sep, (f"{state.book_updates_per_s:,.0f} upd/s", get("status--dim"))]
+    if not compact:
+        parts += [sep, (f"{state.book_updates_per_s:,.0f} upd/s", get("status--dim"))]
     text = Text(no_wrap=True, overflow="ellipsis")
     for part in parts:
         if isinstance(part, str):

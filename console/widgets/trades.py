@@ -43,7 +43,7 @@ def _state_class(state: str) -> str:
 class TradesPane(LineTable[TradeRow]):
     COLUMNS: ClassVar[tuple[Column, ...]] = (
         Column("what", "Trade / leg", 18, priority=9, flex=True),
-        Column("venue", "Venue", 8, priority=8),
+        Column("venue", "Venues", 13, priority=8),
         Column("state", "State", 10, priority=9),
         Column("fill", "Filled / amount", 17, "right", priority=7),
         Column("avg", "Avg price", 11, "right", priority=5),

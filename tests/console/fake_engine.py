@@ -15,7 +15,6 @@ from core.book import OrderBook
 from core.bus import EventBus
 from core.detect.model import Opportunity
 from core.detect.top_of_book import spread_rows
-from core.engine import FeedStatus
 from core.events import EngineMessage, FeedState, KillSwitchToggled, OpportunityExpired
 from core.settings import Settings
 from core.settings_edit import EditableField, SettingChange, apply_setting, editable_fields
@@ -25,6 +24,17 @@ VENUES = ("simex", "simbit", "simkra")
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "ETH/BTC")
 MIDS = {"BTC/USDT": 65_000.0, "ETH/USDT": 3_200.0, "ETH/BTC": 0.0492}
 FEES = {"simex": 10.0, "simbit": 7.5, "simkra": 16.0}
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """Same fields as core.engine.FeedStatus (not imported: the fake needs no engine)."""
+
+    venue: str
+    symbol: str
+    state: FeedState
+    reason: str
+    last_update_at: float
 
 
 @dataclass

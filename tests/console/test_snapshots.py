@@ -33,6 +33,9 @@ class TestMainScreen:
     def test_small_terminal_tabs(self, snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         assert snap_compare(make_app(tmp_path), terminal_size=(80, 24))
 
+    def test_small_terminal_books_tab(self, snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        assert snap_compare(make_app(tmp_path), press=["1"], terminal_size=(80, 24))
+
     def test_light_theme_with_trade(self, snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         app = make_app(tmp_path, theme="arbdesk-light")
         assert snap_compare(app, press=["a", "_", "s"], terminal_size=(140, 40))

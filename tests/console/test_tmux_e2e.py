@@ -4,6 +4,7 @@ with capture-pane and driven with send-keys, the way a trader uses it over SSH."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,6 +44,9 @@ SOCKET = f"arbdesk-e2e-{uuid.uuid4().hex[:8]}"
 
 # COLUMNS / LINES leak in from the test runner; they would pin the app at 80x24.
 ENV = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+
+
+OPPORTUNITIES = re.compile(r"Opportunities · [1-9]")
 
 
 def tmux(*args: str) -> str:
@@ -112,6 +116,20 @@ def test_console_in_tmux(pane: Pane, tmp_path: Path) -> None:
         "the next symbol",
         timeout_s=5,
     )
+
+    # `a` approves the selected opportunity; the trade shows up (active, or done in history).
+    # An opportunity can expire between two keystrokes, so a few attempts are allowed.
+    traded = re.compile(r"Active trades · [1-9]|\(h: [1-9]\d* done\)")
+    for _ in range(5):
+        pane.wait_for(lambda s: OPPORTUNITIES.search(s) is not None, "an opportunity", 30)
+        pane.send("a")
+        try:
+            pane.wait_for(lambda s: traded.search(s) is not None, "a trade", timeout_s=3)
+            break
+        except AssertionError:
+            continue
+    else:
+        raise AssertionError("no approved opportunity became a trade")
 
     # `?` opens the key help, escape closes it.
     pane.send("?")

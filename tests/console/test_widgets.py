@@ -123,3 +123,20 @@ def test_status_text_marks_live_and_kill() -> None:
     text = status_text(state, lambda name: __import__("rich.style").style.Style())
     assert text.plain.startswith(" LIVE ")
     assert "KILLED" in text.plain and "breaker OPEN" in text.plain and "-3.50" in text.plain
+
+
+def test_status_text_compact_fits_small_terminals() -> None:
+    from rich.style import Style
+
+    from console.state import VenueLine
+
+    state = ConsoleState(clock=Clock(), mode="sim")
+    state.venue_lines = [
+        VenueLine("simex", FeedState.LIVE, 0.2),
+        VenueLine("simbit", FeedState.LIVE, 0.5),
+        VenueLine("simkra", FeedState.STALE, 4.0),
+    ]
+    full = status_text(state, lambda _n: Style())
+    short = status_text(state, lambda _n: Style(), compact=True)
+    assert full.cell_len > 80 >= short.cell_len
+    assert "simkra◌ 4.0s" in short.plain and "0.2s" not in short.plain
