@@ -10,14 +10,16 @@ await the engine (approve, start, stop) run in workers; nothing here does networ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import signal
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -45,6 +47,8 @@ from console.widgets.trades import TradesPane
 # Below either size the panes become tabs (one at a time, keys 1-4 or a click on the strip).
 NARROW_WIDTH = 120
 SHORT_HEIGHT = 34
+# Quitting while the engine is still starting waits this long for the start to finish.
+START_WAIT_S = 60.0
 # Actions that act on the main screen only (not while a modal or the history is open).
 MAIN_SCREEN_ACTIONS = {
     "approve",
@@ -107,6 +111,7 @@ class ArbdeskApp(App[int]):
         self._live_confirmed = live_confirmed
         self._seconds = seconds
         self._engine_running = False
+        self._engine_started = asyncio.Event()
         self._stopping = False
         self.frames = 0
         self.frame_ms: deque[float] = deque(maxlen=600)
@@ -192,7 +197,17 @@ class ArbdeskApp(App[int]):
             self._start_engine()
         self._frame_loop()
         if self._seconds is not None:
-            self.set_timer(self._seconds, self._timed_exit)
+            self.set_timer(self._seconds, self._exit_in_order)
+        if not self.is_headless:
+            self._stop_on_signals()
+
+    def _stop_on_signals(self) -> None:
+        """A dropped SSH session (SIGHUP) or a SIGTERM stops the engine the orderly way:
+        no new trades, legs in flight finished or unwound, journal flushed, then exit."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._exit_in_order)
 
     def _live_answer(self, yes: bool | None) -> None:
         if yes:
@@ -200,7 +215,7 @@ class ArbdeskApp(App[int]):
         else:
             self.exit(2, return_code=2, message="live mode not confirmed; nothing was started")
 
-    def _timed_exit(self) -> None:
+    def _exit_in_order(self) -> None:
         self.run_worker(self._stop_and_exit(), group="shutdown", exclusive=True)
 
     def on_resize(self) -> None:
@@ -302,8 +317,12 @@ class ArbdeskApp(App[int]):
 
     @work(group="engine", exclusive=True, exit_on_error=False)
     async def _start_engine(self) -> None:
-        await self.engine.start()  # type: ignore[attr-defined]
-        self._engine_running = True
+        self._engine_running = True  # from here on, quitting must stop it (even mid-start)
+        self._engine_started.clear()
+        try:
+            await self.engine.start()  # type: ignore[attr-defined]
+        finally:
+            self._engine_started.set()
 
     async def _stop_and_exit(self, code: int = 0) -> None:
         if self._stopping:
@@ -312,6 +331,10 @@ class ArbdeskApp(App[int]):
         if self._engine_running:
             self.notify("stopping the engine…", timeout=30)
             try:
+                # A start in progress (devnet deploy, market loading) is let finish first, so
+                # everything it launched is known to the engine and stopped with it.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._engine_started.wait(), START_WAIT_S)
                 await self.engine.stop()  # type: ignore[attr-defined]
             finally:
                 self._engine_running = False
@@ -456,10 +479,9 @@ class ArbdeskApp(App[int]):
     def _tab_chosen(self, event: PaneTabs.Chosen) -> None:
         self.action_show_pane(event.pane)
 
-    def on_descendant_focus(self, event: Any) -> None:
-        widget = event.widget if hasattr(event, "widget") else None
-        if widget is not None and widget.id in {k for k, _ in PANES}:
-            self.active_pane = widget.id
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget.id in {k for k, _ in PANES}:
+            self.active_pane = event.widget.id
 
     # -- filter ----------------------------------------------------------------------------
 
@@ -479,7 +501,7 @@ class ArbdeskApp(App[int]):
         box.display = bool(box.value)
         self.query_one(f"#{self.active_pane}").focus()
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         box = self.query_one("#filter", Input)
         if event.key == "escape" and box.has_focus:
             box.value = ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -153,3 +154,16 @@ def test_console_in_tmux(pane: Pane, tmp_path: Path) -> None:
     # `q` quits (no trade in flight: no question) and the engine stops cleanly.
     pane.send("q")
     pane.wait_for(lambda s: "ARBDESK-EXIT=0" in s, "a clean exit", timeout_s=20)
+
+
+def test_sighup_stops_the_engine_in_order(pane: Pane, tmp_path: Path) -> None:
+    """A dropped SSH session sends SIGHUP: the engine stops the orderly way, exit code 0."""
+    pane.wait_for(lambda s: "Order books" in s and "upd/s" in s, "the console")
+    shell = tmux("display", "-p", "-t", pane.name, "#{pane_pid}").strip()
+    children = subprocess.run(
+        ["pgrep", "-P", shell], capture_output=True, text=True, timeout=10
+    ).stdout.split()
+    assert len(children) == 1, children
+    os.kill(int(children[0]), signal.SIGHUP)
+    pane.wait_for(lambda s: "ARBDESK-EXIT=0" in s, "a clean exit", timeout_s=20)
+    assert "engine stopped" in (tmp_path / "arbdesk.log").read_text()
