@@ -44,7 +44,7 @@ from core.execute.reconcile import reconcile
 from core.feeds.feedset import FeedSet
 from core.feeds.sim import SimMarket
 from core.journal import Journal
-from core.keys import KeyStore, load_venue_credentials
+from core.keys import KeyStore, load_venue_credentials, load_wallet_key
 from core.lending.service import LendingService, WatchlistRow
 from core.opportunities import OpportunityBoard
 from core.risk import BreakerView, CircuitBreaker
@@ -247,19 +247,38 @@ class Engine:
     # -- Aave v3 liquidations: see core.lending.service --------------------------------------
 
     async def _start_lending(self) -> None:
-        """Needs the on-chain side's manifest with an Aave market (the devnet deploys one)."""
+        """Needs the on-chain side's manifest with an Aave market (the devnet deploys one).
+        Liquidations are signed by the Liquidator owner's key: the devnet account in sim, the
+        keyring's wallet in live mode; routes are priced on the pool feed's states."""
         onchain = self.onchain
         if onchain is None or onchain.manifest is None or onchain.manifest.aave is None:
             return
         rpc_url = onchain.devnet.rpc_url if onchain.devnet else self.settings.chain.rpc_url
-        service = LendingService(
-            self.settings.lending,
-            rpc_url,
-            onchain.manifest,
-            bus=self.bus,
-            clock=self.clock,
-            journal=self.journal,
-        )
+        feed = onchain.feed
+        live = self.settings.mode is Mode.LIVE
+        signer_key = None
+        if live:
+            try:
+                store = KeyStore(self.settings, self._passphrase_provider)
+                signer_key = await asyncio.to_thread(load_wallet_key, self.settings, store=store)
+            except Exception as exc:  # no wallet: the watchlist still runs, nothing is signed
+                self._message("WARNING", f"liquidations watch only (no wallet key): {exc}")
+        try:
+            service = LendingService(
+                self.settings.lending,
+                rpc_url,
+                onchain.manifest,
+                bus=self.bus,
+                clock=self.clock,
+                journal=self.journal,
+                signer_key=signer_key,
+                dev_signer=not live,
+                fees=onchain.fees,
+                pool_states=(lambda: feed.states) if feed is not None else None,
+            )
+        except Exception as exc:  # liquidations are optional: the rest keeps running
+            self._message("WARNING", f"liquidation watchlist not started: {exc}")
+            return
         try:
             await service.start(sim_borrowers=self.sim_market is not None)
         except Exception as exc:  # liquidations are optional: the rest keeps running
@@ -318,7 +337,7 @@ class Engine:
             return f"{how}: liquidation refused: {decision.reason}"
         record = None
         try:
-            record = await asyncio.to_thread(self.lending.execute_sync, opportunity)
+            record = await self.lending.execute_opportunity(opportunity)
         finally:
             if record is None or record.status == "refused":  # nothing was sent
                 self.breaker.release(decision)

@@ -1,6 +1,12 @@
 """The devnet's lending simulator: borrowers of varied health on Aave, and oracle prices that
 follow the CEX fair price, so liquidations become possible during a session.
 
+A position can be opened closer to liquidation than Aave's borrow limit allows (HF at the LTV
+limit is LT / LTV, about 1.03 for WETH): the borrower borrows at the limit, then withdraws
+collateral down to the target health factor (a withdrawal only needs HF >= 1). A session opens
+a share of its borrowers at HF 1.002-1.03 and then one new one there now and then, so oracle
+moves of a fraction of a percent push some under 1 within minutes.
+
 Borrowers are deterministic addresses (from the seed) that anvil impersonates: no keys exist.
 TestERC20 collateral is minted to them by the deployer (the tokens' owner); WETH is wrapped
 from ETH that anvil_setBalance gives them.
@@ -28,6 +34,11 @@ from core.lending.positions import AaveReader, read_market
 VARIABLE_RATE = 2
 GAS_ETH = 10**21  # 1000 ETH per borrower: gas plus WETH to wrap
 MIN_ORACLE_MOVE_BPS = 1  # smaller moves are not worth a transaction
+EDGE_HF = (1.002, 1.03)
+"""Health factor range of positions opened at the edge of liquidation."""
+EDGE_SHARE = 0.3
+"""Share of a session's initial borrowers opened at the edge."""
+LTV_MARGIN = 0.999  # borrow at most this share of the LTV limit (Aave refuses beyond it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +123,16 @@ class BorrowerSim:
             self.rng.uniform(hf_low, hf_high),
         )
 
+    def edge_spec(self) -> BorrowerSpec:
+        return self.random_spec(*EDGE_HF)
+
+    def session_specs(self, count: int) -> list[BorrowerSpec]:
+        """A session's opening borrowers: EDGE_SHARE of them at the edge, the rest healthier."""
+        edge = round(count * EDGE_SHARE)
+        return [self.edge_spec() for _ in range(edge)] + [
+            self.random_spec() for _ in range(count - edge)
+        ]
+
     def open_positions(self, specs: list[BorrowerSpec]) -> list[str]:
         """Open one borrower per spec; returns their addresses (added to `borrowers`)."""
         market, _ = read_market(self.w3, self.reader)
@@ -123,7 +144,7 @@ class BorrowerSim:
             requests.append(("anvil_setBalance", [user, hex(GAS_ETH)]))
         batch(self.w3, requests)
         minter = _Sender(self.w3, self.manifest.deployer)
-        plans: list[tuple[str, dict[str, int], str, int]] = []
+        plans: list[tuple[str, dict[str, int], str, int, tuple[str, int] | None]] = []
         for user, spec in zip(users, specs, strict=True):
             amounts: dict[str, int] = {}
             weighted_usd = 0.0
@@ -137,22 +158,32 @@ class BorrowerSim:
                     token = self.aave.reserves[symbol].asset
                     data = self._erc20.encode_abi("mint", [user, amount])
                     minter.call(f"mint {symbol}", token, data)
-            # Borrow for the target HF, but never past the LTV limit (Aave would refuse).
+            # Borrow for the target HF, but never past the LTV limit (Aave would refuse); a
+            # target below what the limit allows is reached by withdrawing collateral after.
             lt_usd = sum(
                 usd * market.by_symbol(s).liquidation_threshold_bps / 10_000
                 for s, usd in spec.collateral_usd.items()
             )
-            debt_usd = min(lt_usd / spec.target_hf, weighted_usd * 0.999)
+            debt_usd = min(lt_usd / spec.target_hf, weighted_usd * LTV_MARGIN)
             d = market.by_symbol(spec.debt_symbol)
             borrow = int(debt_usd * 10**PRICE_DECIMALS) * 10**d.decimals // market.prices[d.id]
-            plans.append((user, amounts, spec.debt_symbol, borrow))
+            plans.append(
+                (user, amounts, spec.debt_symbol, borrow, _withdrawal(spec, market, debt_usd))
+            )
         minter.flush()
-        for user, amounts, debt_symbol, borrow in plans:
-            self._open(user, amounts, debt_symbol, borrow)
+        for user, amounts, debt_symbol, borrow, withdraw in plans:
+            self._open(user, amounts, debt_symbol, borrow, withdraw)
         self.borrowers.extend(users)
         return users
 
-    def _open(self, user: str, amounts: dict[str, int], debt_symbol: str, borrow: int) -> None:
+    def _open(
+        self,
+        user: str,
+        amounts: dict[str, int],
+        debt_symbol: str,
+        borrow: int,
+        withdraw: tuple[str, int] | None = None,
+    ) -> None:
         tx = _Sender(self.w3, user)
         pool = self.aave.pool
         for symbol, amount in amounts.items():
@@ -166,6 +197,11 @@ class BorrowerSim:
         debt = self.aave.reserves[debt_symbol].asset
         data = self._pool.encode_abi("borrow", [debt, borrow, VARIABLE_RATE, 0, user])
         tx.call(f"borrow {debt_symbol}", pool, data)
+        if withdraw is not None:
+            symbol, amount = withdraw
+            asset = self.aave.reserves[symbol].asset
+            data = self._pool.encode_abi("withdraw", [asset, amount, user])
+            tx.call(f"withdraw {symbol}", pool, data)
         tx.flush()
 
     # -- session hook --------------------------------------------------------------------
@@ -173,7 +209,7 @@ class BorrowerSim:
         """Follow the CEX fair prices; optionally open a few new borrowers near the edge."""
         moved = self.set_prices(fair_usd)
         if new_borrowers:
-            self.open_positions([self.random_spec(1.04, 1.25) for _ in range(new_borrowers)])
+            self.open_positions([self.edge_spec() for _ in range(new_borrowers)])
         return moved
 
     async def atick(
@@ -181,6 +217,22 @@ class BorrowerSim:
     ) -> list[str]:
         """`tick` off the event loop (it waits for receipts)."""
         return await asyncio.to_thread(self.tick, fair_usd, new_borrowers)
+
+
+def _withdrawal(spec: BorrowerSpec, market: Market, debt_usd: float) -> tuple[str, int] | None:
+    """Collateral to withdraw after borrowing `debt_usd` so HF lands on the target: from the
+    largest collateral, (symbol, raw amount); None when the borrow alone reaches the target."""
+    lt_usd = sum(
+        usd * market.by_symbol(s).liquidation_threshold_bps / 10_000
+        for s, usd in spec.collateral_usd.items()
+    )
+    excess_usd = lt_usd - spec.target_hf * debt_usd
+    symbol = max(spec.collateral_usd, key=lambda s: spec.collateral_usd[s])
+    r = market.by_symbol(symbol)
+    usd = excess_usd / (r.liquidation_threshold_bps / 10_000)
+    if usd <= 1 or usd >= spec.collateral_usd[symbol]:
+        return None
+    return symbol, int(usd * 10**PRICE_DECIMALS) * 10**r.decimals // market.prices[r.id]
 
 
 def market_prices_usd(market: Market) -> dict[str, Decimal]:

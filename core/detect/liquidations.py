@@ -27,14 +27,47 @@ from core.lending.wad_ray import percent_div, percent_mul
 
 DEFAULT_CLOSE_FACTOR_BPS = 5_000
 MAX_CLOSE_FACTOR_BPS = 10_000
+# Fallback gas of Liquidator.liquidate, used only until a figure is measured (LiquidationGas):
+# devnet receipts were ~400k with a V2 swap and ~450k with a V3 swap; rounded up so an
+# unmeasured forecast errs on the side of less profit.
 GAS_LIQUIDATION_V2 = 430_000
-"""Liquidator.liquidate with a V2 swap, measured on the devnet (tests/chain/test_liquidator)."""
+"""Liquidator.liquidate with a V2 swap (fallback)."""
 GAS_LIQUIDATION_V3 = 480_000
-"""With a V3 swap (one to a few ticks crossed)."""
+"""With a V3 swap, one to a few ticks crossed (fallback)."""
 # Smaller sizes can beat the full close factor when the swap's price impact is large.
 SIZE_FRACTIONS = ((1, 1), (3, 4), (1, 2), (1, 4))
 
 _RUN_PREFIX = secrets.token_hex(3)
+_SOURCE_RANK = {"fallback": 0, "estimate": 1, "receipt": 2}
+
+
+class LiquidationGas:
+    """Gas of one Liquidator.liquidate per swap kind ('v2' / 'v3'): the fallback constants
+    above until measured. An eth_estimateGas of a real liquidation call (an upper bound: it
+    includes gas that refunds give back) replaces a fallback; a mined liquidation's receipt
+    gasUsed replaces anything."""
+
+    def __init__(self) -> None:
+        self.units: dict[str, int] = {"v2": GAS_LIQUIDATION_V2, "v3": GAS_LIQUIDATION_V3}
+        self.source: dict[str, str] = dict.fromkeys(self.units, "fallback")
+
+    def record(self, kind: str, gas_units: int, source: str) -> bool:
+        """Keep the figure unless a better source already measured this kind; True if kept."""
+        if gas_units <= 0 or _SOURCE_RANK[source] < _SOURCE_RANK[self.source[kind]]:
+            return False
+        self.units[kind] = gas_units
+        self.source[kind] = source
+        return True
+
+    def for_swap(self, swap: SwapQuote | None) -> int:
+        return self.units[swap_kind(swap)]
+
+
+def swap_kind(swap: SwapQuote | None) -> str:
+    return "v2" if swap is None or swap.pool.kind == ROUTE_V2 else "v3"
+
+
+_FALLBACK_GAS = LiquidationGas()
 _counter = itertools.count(1)
 
 
@@ -162,6 +195,7 @@ def plan(
     routes: RouteBook,
     flash_premium_bps: int,
     gas_price_wei: int,
+    gas: LiquidationGas = _FALLBACK_GAS,
 ) -> LiquidationPlan:
     coll, debt = market.reserves[coll_id], market.reserves[debt_id]
     received, needed, fee = collateral_to_liquidate(
@@ -169,9 +203,7 @@ def plan(
     )
     premium = percent_mul(debt_to_cover, flash_premium_bps)
     swap = routes.best(coll.asset, debt.asset, received) if received > 0 else None
-    gas_units = (
-        GAS_LIQUIDATION_V2 if swap is None or swap.pool.kind == ROUTE_V2 else GAS_LIQUIDATION_V3
-    )
+    gas_units = gas.for_swap(swap)
     weth = next((i for i, r in enumerate(market.reserves) if r.symbol == "WETH"), None)
     eth_usd = Decimal(market.prices[weth]) / 10**8 if weth is not None else Decimal(0)
     gas_usd = Decimal(gas_units * gas_price_wei) / 10**18 * eth_usd
@@ -210,6 +242,7 @@ def best_liquidation(
     flash_premium_bps: int,
     gas_price_wei: int,
     require_liquidatable: bool = True,
+    gas: LiquidationGas = _FALLBACK_GAS,
 ) -> LiquidationPlan | None:
     """The most profitable (collateral, debt, size) for this position, executable routes
     first; None if nothing could be liquidated (healthy, or no collateral / debt)."""
@@ -239,6 +272,7 @@ def best_liquidation(
                 routes,
                 flash_premium_bps,
                 gas_price_wei,
+                gas,
             )
             if candidate.debt_repaid < size:
                 # Collateral-limited: borrow only what the pool will use (same seizure).
@@ -252,6 +286,7 @@ def best_liquidation(
                     routes,
                     flash_premium_bps,
                     gas_price_wei,
+                    gas,
                 )
             if best is None or _better(candidate, best):
                 best = candidate

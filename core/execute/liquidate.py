@@ -1,9 +1,12 @@
 """Send a liquidation through Liquidator.sol and journal it with its on-chain balance changes.
 
-One attempt per call, never a retry: a pre-flight eth_call catches a position that already
-healed (or any other revert) without spending gas; a transaction that lands and reverts anyway
-is replayed at the block before it to decode the reason (Aave's numeric codes spelled out).
-The journal's profit is the owner's measured balance change, not the forecast.
+The transaction is signed locally by the Liquidator's owner (core.execute.dex.TxSender: EIP-1559
+fees, a nonce manager), never sent through a node-held account. One attempt per call, never a
+retry: a pre-flight eth_estimateGas catches a position that already healed (or any other revert)
+without spending gas, and its figure is the transaction's gas limit (with a margin) and a gas
+measurement; a transaction that lands and reverts anyway is replayed at the block before it to
+decode the reason (Aave's numeric codes spelled out). The journal's profit is the owner's
+balance change measured from the receipt's Transfer logs, not the forecast.
 """
 
 from __future__ import annotations
@@ -13,17 +16,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from core.chain.aave_deploy import aave_abi
 from core.chain.aave_errors import explain
 from core.chain.manifest import AaveDeployment
 from core.chain.reverts import RevertDecoder, revert_data
-from core.detect.liquidations import LiquidationOpportunity
+from core.detect.liquidations import LiquidationGas, LiquidationOpportunity, swap_kind
+from core.execute.dex import GAS_MARGIN, TxResult, TxSender, TxSendError
 from core.lending.routes import ROUTE_V2
 
-RECEIPT_TIMEOUT_S = 30.0
-GAS_HEADROOM = 2  # gas limit = forecast x 2: a limit, not a cost
+GAS_HEADROOM = 2
+"""Without a pre-flight estimate, gas limit = forecast x this: a limit, not a cost."""
+TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 
 
 class LiquidationRefused(RuntimeError):
@@ -45,7 +51,7 @@ class LiquidationRecord:
     kind: str
     user: str
     status: str
-    """liquidated | reverted | refused"""
+    """liquidated | reverted | refused | unknown (sent, no receipt before the timeout)"""
     reason: str
     tx_hash: str | None
     block: int | None
@@ -53,31 +59,47 @@ class LiquidationRecord:
     gas_cost_wei: int | None
     forecast_profit_raw: int
     profit_raw: int | None
-    """The owner's debt-token balance change, measured on chain (to the wei)."""
+    """The owner's debt-token balance change in this transaction (to the wei)."""
     balance_changes: dict[str, str] = field(default_factory=dict)
     """Owner's balance change per asset (raw units, as strings) and `ETH` (gas)."""
     realized_pnl_usd: Decimal | None = None
+    """profit_raw at the forecast's oracle price, less the gas paid (USD)."""
+
+
+def liquidator_decoder() -> RevertDecoder:
+    return RevertDecoder([aave_abi("Liquidator")])
 
 
 class LiquidationExecutor:
+    """Liquidations signed by `sender` (whose account must own the Liquidator)."""
+
     def __init__(
         self,
-        w3: Web3,
+        sender: TxSender,
         aave: AaveDeployment,
         journal: Any | None = None,
         clock: Any = time.time,
+        gas: LiquidationGas | None = None,
     ) -> None:
-        self.w3 = w3
+        self.sender = sender
         self.aave = aave
-        self.owner = Web3.to_checksum_address(aave.liquidator_owner)
+        self.owner = to_checksum_address(sender.address)
         self.journal = journal
         self.clock = clock
-        self.contract = w3.eth.contract(
-            address=Web3.to_checksum_address(aave.liquidator), abi=aave_abi("Liquidator")
-        )
-        self.decoder = RevertDecoder([aave_abi("Liquidator")])
-        self.sent = 0
+        self.gas = gas if gas is not None else LiquidationGas()
+        self.liquidator = to_checksum_address(aave.liquidator)
+        self.contract = Web3().eth.contract(address=self.liquidator, abi=aave_abi("Liquidator"))
+        self.decoder = liquidator_decoder()
+        self.symbols = {to_checksum_address(r.asset): s for s, r in aave.reserves.items()}
+
+    @property
+    def sent(self) -> int:
         """Transactions sent (tests check there is no retry storm)."""
+        return self.sender.sent
+
+    @property
+    def owns_liquidator(self) -> bool:
+        return self.owner == to_checksum_address(self.aave.liquidator_owner)
 
     def params(self, opp: LiquidationOpportunity, min_profit_raw: int) -> tuple[Any, ...]:
         p = opp.plan
@@ -95,48 +117,65 @@ class LiquidationExecutor:
             max(0, min_profit_raw),
         )
 
+    def calldata(self, opp: LiquidationOpportunity, min_profit_raw: int) -> bytes:
+        encoded = self.contract.encode_abi("liquidate", [self.params(opp, min_profit_raw)])
+        return bytes.fromhex(encoded[2:])
+
     def decode(self, error: Any) -> str:
         return explain(self.decoder.decode(revert_data(error)))
 
-    def execute(
+    async def estimate(self, opp: LiquidationOpportunity, min_profit_raw: int) -> int | str:
+        """eth_estimateGas of the liquidation from the owner: gas units, or the decoded revert."""
+        call = {
+            "from": self.owner,
+            "to": self.liquidator,
+            "data": "0x" + self.calldata(opp, min_profit_raw).hex(),
+        }
+        answer = await self.sender._rpc("eth_estimateGas", [call])
+        if "error" in answer:
+            return self.decode(answer["error"])
+        return int(answer["result"], 16)
+
+    async def execute(
         self, opp: LiquidationOpportunity, min_profit_raw: int, preflight: bool = True
     ) -> LiquidationRecord:
         """Liquidate once; the journaled record (status liquidated / reverted / refused)."""
+        if not self.owns_liquidator:
+            return self._journal(
+                opp, "refused", f"wallet {self.owner} does not own the Liquidator contract"
+            )
         try:
-            args = self.params(opp, min_profit_raw)
+            data = self.calldata(opp, min_profit_raw)
         except LiquidationRefused as exc:
             return self._journal(opp, "refused", str(exc))
-        fn = self.contract.functions.liquidate(args)
-        tx: Any = {"from": self.owner, "gas": opp.plan.gas_units * GAS_HEADROOM}
+        kind = swap_kind(opp.plan.swap)
         if preflight:
-            try:
-                fn.call(tx)
-            except Exception as exc:  # any revert: decoded, not sent
-                return self._journal(opp, "refused", self.decode(exc))
-        tokens = (opp.plan.debt_asset, opp.plan.collateral_asset)
-        tx_hash = fn.transact(tx)
-        self.sent += 1
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
-        block = int(receipt["blockNumber"])
-        changes = self._balance_changes(tokens, block)
-        gas_used = int(receipt["gasUsed"])
-        gas_cost = gas_used * int(receipt.get("effectiveGasPrice", 0))
-        common = {
-            "tx_hash": tx_hash.hex(),
-            "block": block,
-            "gas_used": gas_used,
-            "gas_cost_wei": gas_cost,
-            "balance_changes": {k: str(v) for k, v in changes.items()},
+            estimate = await self.estimate(opp, min_profit_raw)
+            if isinstance(estimate, str):  # any revert: decoded, not sent
+                return self._journal(opp, "refused", estimate)
+            self.gas.record(kind, estimate, "estimate")
+            gas_limit = int(estimate * GAS_MARGIN)
+        else:
+            gas_limit = opp.plan.gas_units * GAS_HEADROOM
+        try:
+            result = await self.sender.send(self.liquidator, data, gas_limit=gas_limit)
+        except TxSendError as exc:  # the node refused it: nothing mined
+            return self._journal(opp, "refused", f"transaction not accepted: {exc}")
+        common: dict[str, Any] = {
+            "tx_hash": result.tx_hash,
+            "block": result.block,
+            "gas_used": result.gas_used or None,
+            "gas_cost_wei": result.gas_cost_wei if result.block is not None else None,
         }
-        if receipt["status"] != 1:
-            try:
-                fn.call(tx, block_identifier=block - 1)
-                reason = "reverted (the replay at the previous block passed)"
-            except Exception as exc:
-                reason = self.decode(exc)
-            return self._journal(opp, "reverted", reason, **common)
-        profit = changes[opp.plan.debt_symbol]
-        gas_usd = Decimal(gas_cost) / 10**18 * opp.plan.eth_usd
+        if result.status == "rejected":  # sent, no receipt in time: it may still land
+            return self._journal(opp, "unknown", result.reason, **common)
+        changes = self.balance_changes(result)
+        common["balance_changes"] = {k: str(v) for k, v in changes.items()}
+        if not result.ok:
+            return self._journal(opp, "reverted", explain(result.reason), **common)
+        self.gas.record(kind, result.gas_used, "receipt")
+        profit = changes.get(opp.plan.debt_symbol, 0)
+        gas_usd = Decimal(result.gas_cost_wei) / 10**18 * opp.plan.eth_usd
         return self._journal(
             opp,
             "liquidated",
@@ -146,20 +185,23 @@ class LiquidationExecutor:
             **common,
         )
 
-    def _balance_changes(self, tokens: tuple[str, str], block: int) -> dict[str, int]:
-        """The owner's balance change over `block`, per token symbol and ETH."""
-        by_asset = {r.asset: s for s, r in self.aave.reserves.items()}
+    def balance_changes(self, result: TxResult) -> dict[str, int]:
+        """The owner's balance change in this transaction, per Aave asset symbol (from the
+        receipt's ERC-20 Transfer logs) and ETH (the gas paid; the call sends no value)."""
+        owner_word = "0x" + "0" * 24 + self.owner[2:].lower()
         out: dict[str, int] = {}
-        for token in tokens:
-            fn = self.w3.eth.contract(
-                address=Web3.to_checksum_address(token), abi=aave_abi("AToken")
-            )
-            after = int(fn.functions.balanceOf(self.owner).call(block_identifier=block))
-            before = int(fn.functions.balanceOf(self.owner).call(block_identifier=block - 1))
-            out[by_asset.get(token, token)] = after - before
-        out["ETH"] = int(self.w3.eth.get_balance(self.owner, block)) - int(
-            self.w3.eth.get_balance(self.owner, block - 1)
-        )
+        for log in result.logs:
+            topics = [_hex(t) for t in log.get("topics", [])]
+            token = to_checksum_address(log["address"])
+            symbol = self.symbols.get(token)
+            if symbol is None or len(topics) != 3 or topics[0] != TRANSFER_TOPIC:
+                continue
+            amount = int(_hex(log["data"]), 16)
+            if topics[2] == owner_word:
+                out[symbol] = out.get(symbol, 0) + amount
+            if topics[1] == owner_word:
+                out[symbol] = out.get(symbol, 0) - amount
+        out["ETH"] = -result.gas_cost_wei
         return out
 
     def _journal(
@@ -188,3 +230,11 @@ class LiquidationExecutor:
             self.journal.record_opportunity(record, status, reason, at=self.clock())
             self.journal.flush()
         return record
+
+
+def _hex(value: Any) -> str:
+    """A log field as lower-case 0x hex (web3 may hand back bytes or HexBytes)."""
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    text = str(value).lower()
+    return text if text.startswith("0x") else "0x" + text

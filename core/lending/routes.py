@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import decode
+from eth_utils import to_checksum_address
 from web3 import Web3
 
 from core.amm import v2 as amm_v2
@@ -49,6 +50,7 @@ class RouteBook:
         self.v2: dict[str, tuple[int, int]] = {}
         self.v3: dict[str, amm_v3.PoolState] = {}
         self._by_pair: dict[frozenset[str], list[PoolRef]] = {}
+        self._checksums: dict[str, str] = {}
         for p in pools:
             self._by_pair.setdefault(frozenset((p.token0, p.token1)), []).append(p)
 
@@ -94,6 +96,27 @@ class RouteBook:
         """States from elsewhere (the pool feed)."""
         self.v2.update(v2)
         self.v3.update(v3)
+
+    def use_feed_states(self, states: Mapping[str, Any]) -> None:
+        """Take every known pool's state from the pool feed (core.feeds.pools.PoolFeed.states:
+        V2State or PoolState by checksum address) instead of reading the chain."""
+        v2: dict[str, tuple[int, int]] = {}
+        v3: dict[str, amm_v3.PoolState] = {}
+        for p in self.pools:
+            state = states.get(self._checksum(p.address))
+            if state is None:
+                continue
+            if p.kind == ROUTE_V2:
+                v2[p.address] = (state.reserve0, state.reserve1)
+            elif isinstance(state, amm_v3.PoolState):
+                v3[p.address] = state
+        self.set_states(v2, v3)
+
+    def _checksum(self, address: str) -> str:
+        found = self._checksums.get(address)
+        if found is None:
+            found = self._checksums[address] = str(to_checksum_address(address))
+        return found
 
     def quote(self, pool: PoolRef, token_in: str, amount_in: int) -> int | None:
         zero_for_one = token_in == pool.token0

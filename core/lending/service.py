@@ -2,12 +2,20 @@
 
 Each new block: discover borrowers (logs), read the market and every position (Multicall3),
 recompute health factors locally, rebuild the watchlist and the liquidation opportunities.
+Swap routes are priced on the pool feed's states when the engine shares them (`pool_states`),
+else on pool states this service reads itself at the same block.
 Execution is gated: no swap route, a stale oracle, a stale position, or a recent revert for the
-same position (cooldown) refuse before anything is sent.
+same position (cooldown) refuse before anything is sent. Liquidations are signed locally with
+the Liquidator owner's key: in sim the devnet account that deployed it, in live mode the wallet
+key from the keyring (the engine passes it as `signer_key`).
 
-    service = LendingService(settings.lending, w3, manifest, bus, clock)
+Gas: each new opportunity's liquidation call is sized with eth_estimateGas once (from the
+owner), and every mined liquidation's receipt updates the table (core.detect.liquidations.
+LiquidationGas); the constants there are only the fallback until then.
+
+    service = LendingService(settings.lending, rpc_url, manifest, bus, clock)
     await service.start(); rows = service.watchlist(); opps = service.opportunities()
-    status = await service.execute(opp.id); await service.sim_tick({"WETH": 3390.5})
+    record = await service.execute_opportunity(opp); await service.sim_tick({"WETH": 3390.5})
     await service.stop()
 """
 
@@ -21,25 +29,33 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from eth_utils import to_checksum_address
 from loguru import logger
-from web3 import Web3
+from web3 import AsyncHTTPProvider, AsyncWeb3, Web3
 
 from core.chain.borrowers import BorrowerSim
+from core.chain.gas import FeeOracle
 from core.chain.manifest import AaveDeployment, Manifest
 from core.detect.liquidations import (
+    LiquidationGas,
     LiquidationOpportunity,
     LiquidationPlan,
     best_liquidation,
     new_liquidation_id,
+    swap_kind,
 )
-from core.execute.liquidate import LiquidationExecutor, LiquidationRecord
+from core.execute.dex import TxSender
+from core.execute.liquidate import LiquidationExecutor, LiquidationRecord, liquidator_decoder
 from core.feeds.lending import LendingFeed, TrackedPosition
 from core.lending.health import WAD, liquidation_move
 from core.lending.positions import LendingReadError
 from core.lending.routes import RouteBook
+from core.redact import register_secret
 from core.settings import LendingSettings
 
 HF_INFINITE = float("inf")
+DEFAULT_PRIORITY_FEE_GWEI = 0.01  # as ChainSettings' defaults, when no fee oracle is shared
+DEFAULT_MAX_FEE_GWEI = 200.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,18 +89,39 @@ class LendingService:
         bus: Any | None = None,
         clock: Callable[[], float] = time.time,
         journal: Any | None = None,
+        *,
+        signer_key: str | None = None,
+        dev_signer: bool = True,
+        fees: FeeOracle | None = None,
+        pool_states: Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
+        """`signer_key`: the Liquidator owner's private key; without one, `dev_signer` (sim)
+        uses the manifest's dev account that owns it; no key at all means watch only.
+        `fees`: a shared EIP-1559 fee oracle. `pool_states`: the pool feed's states by
+        address (V2State / PoolState)."""
         if manifest.aave is None:
             raise ValueError("the manifest has no Aave market (deploy it with `devnet up`)")
         self.settings = settings
         self.w3 = Web3(Web3.HTTPProvider(w3)) if isinstance(w3, str) else w3
+        self.rpc_url = w3 if isinstance(w3, str) else str(self.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
         self.manifest = manifest
         self.aave: AaveDeployment = manifest.aave
         self.bus = bus
         self.clock = clock
         self.feed = LendingFeed(self.w3, self.aave, 0, settings.log_range_blocks)
         self.routes = RouteBook.from_manifest(manifest)
-        self.executor = LiquidationExecutor(self.w3, self.aave, journal, clock)
+        self.pool_states = pool_states
+        self.gas = LiquidationGas()
+        self.fees = fees or FeeOracle(DEFAULT_PRIORITY_FEE_GWEI, DEFAULT_MAX_FEE_GWEI)
+        self.journal = journal
+        key = signer_key
+        if key is None and dev_signer:
+            key = owner_dev_key(manifest)
+        self.executor: LiquidationExecutor | None = None
+        self._owner_lock = asyncio.Lock()
+        """Held around the owner's transactions: a liquidation, or the sim's (same account)."""
+        if key is not None:
+            self._make_executor(key)
         self.sim: BorrowerSim | None = None
         self._rows: list[WatchlistRow] = []
         self._opps: dict[str, LiquidationOpportunity] = {}
@@ -103,12 +140,22 @@ class LendingService:
             count = self.settings.sim_borrowers
             if count:
                 sim = self.sim
-                await asyncio.to_thread(
-                    lambda: sim.open_positions([sim.random_spec() for _ in range(count)])
-                )
+                await asyncio.to_thread(lambda: sim.open_positions(sim.session_specs(count)))
             self._last_new_borrower = self.clock()
         await self.refresh()
         self._task = asyncio.create_task(self._run(), name="lending-feed")
+
+    def _make_executor(self, key: str) -> None:
+        register_secret(key)  # never in logs, the journal or on screen
+        aw3: Any = AsyncWeb3(AsyncHTTPProvider(self.rpc_url, request_kwargs={"timeout": 10}))
+        sender = TxSender(aw3, key, self.manifest.chain_id, self.fees, liquidator_decoder())
+        self.executor = LiquidationExecutor(sender, self.aave, self.journal, self.clock, self.gas)
+        if not self.executor.owns_liquidator:
+            logger.warning(
+                "wallet {} does not own the Liquidator ({}): liquidations are watch only",
+                sender.address,
+                self.aave.liquidator_owner,
+            )
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -116,6 +163,9 @@ class LendingService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self.executor is not None:
+            with contextlib.suppress(Exception):  # its HTTP session; the node may be gone
+                await self.executor.sender.w3.provider.disconnect()
 
     async def _run(self) -> None:
         while True:
@@ -144,7 +194,10 @@ class LendingService:
         head = int(self.w3.eth.block_number)
         self.feed.discover(head)
         block = self.feed.refresh(head)
-        self.routes.load(self.w3, block)
+        if self.pool_states is not None:
+            self.routes.use_feed_states(self.pool_states())
+        else:
+            self.routes.load(self.w3, block)
 
     def scan_once(self) -> None:
         """Synchronous scan + rebuild (tests, `arbdesk scan`)."""
@@ -168,8 +221,12 @@ class LendingService:
         }
 
     def _gas_price_wei(self) -> int:
+        """The fee per gas the forecast assumes: the setting, else the fee oracle's expected
+        fee (base + tip), else the node's gas price."""
         if self.settings.gas_price_gwei > 0:
             return int(Decimal(str(self.settings.gas_price_gwei)) * 10**9)
+        if self.fees.fees is not None:
+            return self.fees.fees.expected_wei
         try:
             return int(self.w3.eth.gas_price)
         except Exception:
@@ -200,6 +257,7 @@ class LendingService:
                 self.aave.flash_loan_premium_bps,
                 gas_price,
                 require_liquidatable=False,
+                gas=self.gas,
             )
             involved = {plan.collateral_symbol, plan.debt_symbol} if plan else set()
             oracle_bad = bool(involved & stale_oracles)
@@ -217,6 +275,8 @@ class LendingService:
                 and self._cooldown_until_block.get(pos.user, -1) < self.feed.block
             ):
                 old = self._opp_by_user.get(pos.user)
+                if old not in self._opps:
+                    plan = self._measured(pos, plan, gas_price)
                 opp_id = old if old in self._opps else new_liquidation_id()
                 opps[opp_id] = LiquidationOpportunity(
                     opp_id,
@@ -231,6 +291,46 @@ class LendingService:
             rows.append(self._row(pos, plan, hf, profitable, oracle_bad, opp_id, market))
         rows.sort(key=lambda r: r.health_factor)
         self._rows, self._opps, self._opp_by_user = rows, opps, by_user
+
+    def _measured(
+        self, pos: TrackedPosition, plan: LiquidationPlan, gas_price: int
+    ) -> LiquidationPlan:
+        """A newly offered liquidation: its call sized with eth_estimateGas from the owner
+        (once per opportunity); a measured figure re-prices the plan."""
+        call = self._estimate_call(pos.user, plan)
+        if call is None:
+            return plan
+        try:
+            units = int(self.w3.eth.estimate_gas(call))  # type: ignore[arg-type]
+        except Exception as exc:  # reverts now (e.g. min profit): the fallback stays
+            logger.debug("liquidation gas estimate for {}: {}", pos.user, exc)
+            return plan
+        if not self.gas.record(swap_kind(plan.swap), units, "estimate"):
+            return plan
+        market = self.feed.market
+        assert market is not None
+        again = best_liquidation(
+            market,
+            pos.balances,
+            pos.data,
+            self.routes,
+            self.aave.flash_loan_premium_bps,
+            gas_price,
+            require_liquidatable=False,
+            gas=self.gas,
+        )
+        return again if again is not None else plan
+
+    def _estimate_call(self, user: str, plan: LiquidationPlan) -> dict[str, Any] | None:
+        if self.executor is None or not self.executor.owns_liquidator or plan.swap is None:
+            return None
+        probe = LiquidationOpportunity("probe", user, plan, 0.0, 0.0, 0.0, self.feed.block)
+        data = self.executor.calldata(probe, 0)
+        return {
+            "from": self.executor.owner,
+            "to": self.executor.liquidator,
+            "data": "0x" + data.hex(),
+        }
 
     def _row(
         self,
@@ -292,21 +392,52 @@ class LendingService:
         opp = self._opps.get(opportunity_id)
         if opp is None:
             return "refused: unknown or expired opportunity"
-        record = await asyncio.to_thread(self.execute_sync, opp)
+        record = await self.execute_opportunity(opp)
         return f"{record.status}: {record.reason or _summary(record)}"
 
-    def execute_sync(self, opp: LiquidationOpportunity) -> LiquidationRecord:
+    async def execute_opportunity(self, opp: LiquidationOpportunity) -> LiquidationRecord:
+        """Gate, then one signed liquidation; the journaled record."""
+        executor = self.executor
+        if executor is None:
+            return self._refuse(opp, "no wallet key to sign liquidations (watch only)")
         gate = self._gate(opp)
         if gate:
-            return self.executor._journal(opp, "refused", gate)
+            return executor._journal(opp, "refused", gate)
         min_profit = _min_profit_raw(opp.plan, self.settings.min_profit_usd)
-        record = self.executor.execute(opp, min_profit)
+        async with self._owner_lock:
+            # The sim's oracle and mint transactions come from the same account on the
+            # devnet (through the node): re-read the nonce rather than trust the cache.
+            await executor.sender.nonces.resync(executor.sender.address)
+            record = await executor.execute(opp, min_profit)
         self._opps.pop(opp.id, None)
         if record.status != "liquidated":
             # No retry storm: this position waits a few blocks before it is offered again.
             self._cooldown_until_block[opp.user] = (
                 self.feed.block + self.settings.revert_cooldown_blocks
             )
+        return record
+
+    def _refuse(self, opp: LiquidationOpportunity, reason: str) -> LiquidationRecord:
+        plan = opp.plan
+        record = LiquidationRecord(
+            opp.id,
+            f"{plan.collateral_symbol}/{plan.debt_symbol}",
+            "aave-v3",
+            plan.swap.pool.venue if plan.swap else "",
+            opp.detected_at,
+            opp.kind,
+            opp.user,
+            "refused",
+            reason,
+            None,
+            None,
+            None,
+            None,
+            plan.profit_raw,
+            None,
+        )
+        if self.journal is not None:
+            self.journal.record_opportunity(record, "refused", reason, at=self.clock())
         return record
 
     def _gate(self, opp: LiquidationOpportunity) -> str:
@@ -332,7 +463,19 @@ class LendingService:
         new = 0
         if every and self.clock() - self._last_new_borrower >= every:
             new, self._last_new_borrower = 1, self.clock()
-        return await self.sim.atick(fair_usd, new)
+        async with self._owner_lock:  # the deployer's transactions, never mid-liquidation
+            return await self.sim.atick(fair_usd, new)
+
+
+def owner_dev_key(manifest: Manifest) -> str | None:
+    """The private key of the devnet account that owns the Liquidator (None elsewhere)."""
+    if manifest.aave is None:
+        return None
+    owner = to_checksum_address(manifest.aave.liquidator_owner)
+    for account in manifest.accounts:
+        if to_checksum_address(account.address) == owner:
+            return account.private_key
+    return None
 
 
 def _min_profit_raw(plan: LiquidationPlan, min_profit_usd: float) -> int:

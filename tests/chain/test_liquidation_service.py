@@ -7,12 +7,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from web3 import Web3
 
 from core.chain.borrowers import BorrowerSim, BorrowerSpec
 from core.chain.devnet import Devnet
 from core.chain.rpc import RpcError, batch
 from core.feeds import lending as lending_feed
+from core.feeds.pools import V2State
 from core.lending.health import account_data
+from core.lending.positions import AaveReader, PositionRead, read_market, read_positions
+from core.lending.routes import ROUTE_V2
 from core.lending.service import LendingService
 from core.settings import LendingSettings
 
@@ -29,7 +33,7 @@ def _service(devnet: Devnet, **overrides: Any) -> tuple[LendingService, str]:
     return service, user
 
 
-def test_watchlist_and_execute(clean_chain: Devnet) -> None:
+async def test_watchlist_and_execute(clean_chain: Devnet) -> None:
     service, user = _service(clean_chain)
     service.scan_once()
     rows = service.watchlist()
@@ -51,12 +55,18 @@ def test_watchlist_and_execute(clean_chain: Devnet) -> None:
         assert abs(hf / 1e18 - 1) < 1e-6
     (opp,) = service.opportunities()
     assert opp.id == top.opportunity_id and opp.to_json_dict()["kind"] == "liquidation"
-    record = service.execute_sync(opp)
+    # The new opportunity's call was sized with eth_estimateGas: the forecast uses it.
+    kind = "v2" if opp.plan.swap and opp.plan.swap.pool.kind == 0 else "v3"
+    assert service.gas.source[kind] == "estimate"
+    assert opp.plan.gas_units == service.gas.units[kind]
+    record = await service.execute_opportunity(opp)
     assert record.status == "liquidated", record.reason
     assert record.profit_raw is not None and record.profit_raw > 0
+    assert service.gas.source[kind] == "receipt" and service.gas.units[kind] == record.gas_used
+    await service.stop()
 
 
-def test_stale_oracle_gates_execution(clean_chain: Devnet) -> None:
+async def test_stale_oracle_gates_execution(clean_chain: Devnet) -> None:
     service, user = _service(clean_chain, oracle_stale_after_s=600)
     service.scan_once()
     (opp,) = service.opportunities()
@@ -65,9 +75,11 @@ def test_stale_oracle_gates_execution(clean_chain: Devnet) -> None:
     row = next(r for r in service.watchlist() if r.user == user)
     assert row.oracle_stale and row.liquidatable and row.opportunity_id is None
     assert service.opportunities() == []
-    record = service.execute_sync(opp)  # an opportunity offered before the oracle went quiet
+    # An opportunity offered before the oracle went quiet:
+    record = await service.execute_opportunity(opp)
     assert record.status == "refused" and "oracle price stale" in record.reason
-    assert service.executor.sent == 0
+    assert service.executor is not None and service.executor.sent == 0
+    await service.stop()
 
 
 def test_rpc_error_mid_scan_keeps_positions_stale(
@@ -89,3 +101,45 @@ def test_rpc_error_mid_scan_keeps_positions_stale(
     assert after[user].health_factor == before[user].health_factor
     assert "upstream timeout" in service.last_error
     assert service.opportunities() == []
+
+
+def test_pool_feed_states_replace_own_reads(clean_chain: Devnet) -> None:
+    """Given the pool feed's states, the service prices routes on them and reads no pool."""
+    devnet = clean_chain
+    own, _ = _service(devnet)
+    own.scan_once()
+    (expected,) = own.opportunities()
+    feed_states: dict[str, Any] = {}
+    for p in own.routes.pools:  # what PoolFeed.states holds: checksum address -> state
+        address = Web3.to_checksum_address(p.address)
+        if p.kind == ROUTE_V2:
+            feed_states[address] = V2State(*own.routes.v2[p.address])
+        else:
+            feed_states[address] = own.routes.v3[p.address]
+    settings = LendingSettings(min_profit_usd=1.0, gas_price_gwei=1.0)
+    shared = LendingService(
+        settings, devnet.w3, devnet.manifest, clock=lambda: T0, pool_states=lambda: feed_states
+    )
+    shared.routes.load = None  # type: ignore[assignment,method-assign]  # must not be called
+    shared.scan_once()
+    assert shared.last_error == ""
+    (opp,) = shared.opportunities()
+    assert opp.plan.swap == expected.plan.swap and opp.plan.profit_raw == expected.plan.profit_raw
+
+
+def test_edge_borrowers_open_near_liquidation(clean_chain: Devnet) -> None:
+    """The sim opens positions below the LTV limit's HF (borrow, then withdraw collateral)."""
+    devnet = clean_chain
+    sim = BorrowerSim(devnet.w3, devnet.manifest, seed=5)
+    specs = [sim.edge_spec() for _ in range(6)]
+    users = sim.open_positions(specs)
+    reader = AaveReader(sim.aave)
+    market, block = read_market(devnet.w3, reader)
+    reads = read_positions(devnet.w3, reader, users, market, block)
+    for user, spec in zip(users, specs, strict=True):
+        read = reads[user]
+        assert isinstance(read, PositionRead)
+        hf = read.chain.health_factor_wad / 1e18
+        assert 1.0 < hf < 1.031 and abs(hf - spec.target_hf) < 0.002, (hf, spec.target_hf)
+    assert len(sim.session_specs(40)) == 40
+    assert sum(s.target_hf <= 1.03 for s in sim.session_specs(40)) >= 12

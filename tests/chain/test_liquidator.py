@@ -1,23 +1,38 @@
-"""Liquidator.sol on the devnet: a profitable liquidation pays the owner exactly what the
-journal says (and what the detector forecast), an unprofitable one reverts, a healed position
-is decoded and not retried, strangers are refused, no route means not executed."""
+"""Liquidator.sol on the devnet, signed locally by the owner's key: a profitable liquidation pays
+the owner exactly what the journal says (and what the detector forecast), its gas is measured
+(estimate, then receipt), an unprofitable one reverts, a healed position is decoded and not
+retried, strangers are refused, a wallet that does not own it sends nothing, no route means not
+executed."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from web3 import AsyncHTTPProvider, AsyncWeb3, Web3
 
 from core.chain.aave_deploy import aave_abi
 from core.chain.borrowers import BorrowerSim, BorrowerSpec
 from core.chain.devnet import Devnet
-from core.detect.liquidations import LiquidationOpportunity, best_liquidation, new_liquidation_id
-from core.execute.liquidate import LiquidationExecutor
+from core.chain.gas import FeeOracle
+from core.detect.liquidations import (
+    GAS_LIQUIDATION_V2,
+    GAS_LIQUIDATION_V3,
+    LiquidationGas,
+    LiquidationOpportunity,
+    best_liquidation,
+    new_liquidation_id,
+    swap_kind,
+)
+from core.execute.dex import TxSender
+from core.execute.liquidate import LiquidationExecutor, liquidator_decoder
 from core.journal import Journal
 from core.lending.health import account_data
 from core.lending.positions import AaveReader, PositionRead, read_market, read_positions
 from core.lending.routes import RouteBook
+from core.lending.service import owner_dev_key
 
 GAS_PRICE_WEI = 2 * 10**9
 
@@ -55,91 +70,129 @@ def _opportunity(
     )
 
 
+def _executor(
+    devnet: Devnet, journal: Journal | None = None, key: str | None = None
+) -> LiquidationExecutor:
+    """Signed locally with the owner's key (the devnet account that deployed the Liquidator)."""
+    aave = devnet.manifest.aave
+    assert aave is not None
+    aw3: Any = AsyncWeb3(AsyncHTTPProvider(devnet.rpc_url))
+    key = key or owner_dev_key(devnet.manifest)
+    assert key is not None
+    sender = TxSender(
+        aw3, key, devnet.manifest.chain_id, FeeOracle(0.01, 200), liquidator_decoder()
+    )
+    return LiquidationExecutor(sender, aave, journal, gas=LiquidationGas())
+
+
 def _next_timestamp(devnet: Devnet) -> None:
     """Make the next block exactly one second after the latest (the forecast's assumption)."""
     ts = devnet.w3.eth.get_block("latest")["timestamp"]
     devnet.w3.provider.make_request("evm_setNextBlockTimestamp", [ts + 1])  # type: ignore[arg-type]
 
 
-def test_liquidation_pays_owner_what_the_journal_says(clean_chain: Devnet, tmp_path: Path) -> None:
+async def test_liquidation_pays_owner_what_the_journal_says(
+    clean_chain: Devnet, tmp_path: Path
+) -> None:
     devnet = clean_chain
     _, user = _underwater(devnet)
     opp = _opportunity(devnet, user)
     assert opp.plan.swap is not None and opp.plan.profit_raw > 0
     aave = devnet.manifest.aave
     assert aave is not None
-    usdc = devnet.w3.eth.contract(address=aave.reserves["USDC"].asset, abi=aave_abi("AToken"))
-    before = usdc.functions.balanceOf(aave.liquidator_owner).call()
+    usdc = devnet.w3.eth.contract(
+        address=Web3.to_checksum_address(aave.reserves["USDC"].asset), abi=aave_abi("AToken")
+    )
+    owner = Web3.to_checksum_address(aave.liquidator_owner)
+    before = usdc.functions.balanceOf(owner).call()
     with Journal(tmp_path / "j.sqlite") as journal:
-        executor = LiquidationExecutor(devnet.w3, aave, journal)
+        executor = _executor(devnet, journal)
         _next_timestamp(devnet)
-        record = executor.execute(opp, min_profit_raw=opp.plan.profit_raw)
+        record = await executor.execute(opp, min_profit_raw=opp.plan.profit_raw)
         stored = journal.opportunity(opp.id)
-    after = usdc.functions.balanceOf(aave.liquidator_owner).call()
     assert record.status == "liquidated", record.reason
+    assert record.block is not None and record.gas_used is not None
+    after = usdc.functions.balanceOf(owner).call(block_identifier=record.block)
+    eth_before = devnet.w3.eth.get_balance(owner, record.block - 1)
+    eth_after = devnet.w3.eth.get_balance(owner, record.block)
+    assert usdc.functions.balanceOf(owner).call(block_identifier=record.block - 1) == before
     assert record.profit_raw == after - before
     assert record.profit_raw == opp.plan.profit_raw  # the forecast was exact
     assert stored is not None and stored["status"] == "liquidated"
     assert int(stored["data"]["profit_raw"]) == after - before
     assert stored["data"]["balance_changes"]["USDC"] == str(after - before)
+    assert stored["data"]["balance_changes"]["ETH"] == str(eth_after - eth_before)
+    assert record.gas_cost_wei == eth_before - eth_after
+    # Signed locally: an EIP-1559 transaction from the owner, nonce from the manager.
+    tx = devnet.w3.eth.get_transaction(record.tx_hash)  # type: ignore[arg-type]
+    assert tx["from"] == owner and tx["type"] == 2
+    # Gas measured: the estimate sized the limit, the receipt replaced it in the table.
+    kind = swap_kind(opp.plan.swap)
+    assert executor.gas.source[kind] == "receipt"
+    assert executor.gas.units[kind] == record.gas_used
+    assert record.gas_used != {"v2": GAS_LIQUIDATION_V2, "v3": GAS_LIQUIDATION_V3}[kind]
     assert executor.sent == 1
 
 
-def test_unprofitable_liquidation_reverts(clean_chain: Devnet) -> None:
+async def test_unprofitable_liquidation_reverts(clean_chain: Devnet) -> None:
     devnet = clean_chain
     _, user = _underwater(devnet)
     opp = _opportunity(devnet, user)
-    aave = devnet.manifest.aave
-    assert aave is not None
-    executor = LiquidationExecutor(devnet.w3, aave)
-    refused = executor.execute(opp, min_profit_raw=opp.plan.profit_raw + 1)
+    executor = _executor(devnet)
+    refused = await executor.execute(opp, min_profit_raw=opp.plan.profit_raw + 1)
     assert refused.status == "refused" and "ProfitTooLow" in refused.reason
     assert executor.sent == 0
     _next_timestamp(devnet)
-    reverted = executor.execute(opp, min_profit_raw=opp.plan.profit_raw + 1, preflight=False)
+    reverted = await executor.execute(opp, min_profit_raw=opp.plan.profit_raw + 1, preflight=False)
     assert reverted.status == "reverted"
     assert reverted.reason == f"ProfitTooLow({opp.plan.profit_raw}, {opp.plan.profit_raw + 1})"
     assert executor.sent == 1
 
 
-def test_position_healed_before_landing_is_decoded_not_retried(clean_chain: Devnet) -> None:
+async def test_position_healed_before_landing_is_decoded_not_retried(clean_chain: Devnet) -> None:
     devnet = clean_chain
     sim, user = _underwater(devnet)
     opp = _opportunity(devnet, user)
     sim.set_prices({"WETH": 3_400})  # healthy again before our transaction lands
-    aave = devnet.manifest.aave
-    assert aave is not None
-    executor = LiquidationExecutor(devnet.w3, aave)
-    record = executor.execute(opp, min_profit_raw=0, preflight=False)
+    executor = _executor(devnet)
+    record = await executor.execute(opp, min_profit_raw=0, preflight=False)
     assert record.status == "reverted"
     assert "45 HEALTH_FACTOR_NOT_BELOW_THRESHOLD" in record.reason
     assert executor.sent == 1
-    again = executor.execute(opp, min_profit_raw=0)  # the pre-flight now catches it: no tx
+    again = await executor.execute(opp, min_profit_raw=0)  # the pre-flight catches it: no tx
     assert again.status == "refused" and "HEALTH_FACTOR_NOT_BELOW_THRESHOLD" in again.reason
     assert executor.sent == 1
 
 
-def test_stranger_cannot_call_the_liquidator(clean_chain: Devnet) -> None:
+async def test_stranger_cannot_call_the_liquidator(clean_chain: Devnet) -> None:
     devnet = clean_chain
     _, user = _underwater(devnet)
     opp = _opportunity(devnet, user)
     aave = devnet.manifest.aave
     assert aave is not None
-    executor = LiquidationExecutor(devnet.w3, aave)
-    stranger = devnet.manifest.accounts[3].address
-    fn = executor.contract.functions.liquidate(executor.params(opp, 0))
+    executor = _executor(devnet)
+    contract = devnet.w3.eth.contract(
+        address=Web3.to_checksum_address(aave.liquidator), abi=aave_abi("Liquidator")
+    )
+    stranger = devnet.manifest.accounts[3]
+    fn = contract.functions.liquidate(executor.params(opp, 0))
     with pytest.raises(Exception) as caught:
-        fn.call({"from": stranger})
+        fn.call({"from": stranger.address})
     assert executor.decode(caught.value) == "NotOwner()"
-    callback = executor.contract.functions.executeOperation(
+    callback = contract.functions.executeOperation(
         aave.reserves["USDC"].asset, 1, 0, aave.liquidator, b""
     )
     with pytest.raises(Exception) as caught:
-        callback.call({"from": stranger})
+        callback.call({"from": stranger.address})
     assert executor.decode(caught.value) == "BadCallback()"
+    # A wallet that is not the owner signs nothing.
+    other = _executor(devnet, key=stranger.private_key)
+    record = await other.execute(opp, min_profit_raw=0)
+    assert record.status == "refused" and "does not own the Liquidator" in record.reason
+    assert other.sent == 0
 
 
-def test_no_swap_route_is_shown_not_executed(clean_chain: Devnet) -> None:
+async def test_no_swap_route_is_shown_not_executed(clean_chain: Devnet) -> None:
     devnet = clean_chain
     _, user = _underwater(devnet)
     aave = devnet.manifest.aave
@@ -150,7 +203,7 @@ def test_no_swap_route_is_shown_not_executed(clean_chain: Devnet) -> None:
     routes.load(devnet.w3)
     opp = _opportunity(devnet, user, routes)
     assert opp.plan.swap is None and opp.plan.collateral_received > 0
-    executor = LiquidationExecutor(devnet.w3, aave)
-    record = executor.execute(opp, min_profit_raw=0)
+    executor = _executor(devnet)
+    record = await executor.execute(opp, min_profit_raw=0)
     assert record.status == "refused" and "no swap route" in record.reason
     assert executor.sent == 0
