@@ -299,14 +299,15 @@ class Engine:
 
     async def _lending_sim_loop(self, service: LendingService) -> None:
         """Sim: the Aave oracle follows the simulated CEX fair prices."""
-        assert self.sim_market is not None
+        sim = self.sim_market
+        assert sim is not None
+        reserves = {"WETH": "ETH", "WBTC": "BTC"}  # Aave reserve -> the sim's asset
         while True:
             await asyncio.sleep(1.0)
-            prices = {
-                "WETH": self.sim_market.usd_price("ETH"),
-                "WBTC": self.sim_market.usd_price("BTC"),
-                "USDC": 1.0,
-            }
+            prices: dict[str, float] = {"USDC": 1.0}
+            for symbol, asset in reserves.items():
+                with contextlib.suppress(KeyError):  # an asset no sim venue trades stays put
+                    prices[symbol] = sim.usd_price(asset)
             try:
                 await service.sim_tick(prices)
             except Exception as exc:  # a failed oracle move must not end the loop

@@ -33,7 +33,7 @@ from eth_utils import to_checksum_address
 from loguru import logger
 from web3 import AsyncHTTPProvider, AsyncWeb3, Web3
 
-from core.chain.borrowers import BorrowerSim
+from core.chain.borrowers import BorrowerSim, BorrowerSpec
 from core.chain.gas import FeeOracle
 from core.chain.manifest import AaveDeployment, Manifest
 from core.detect.liquidations import (
@@ -465,6 +465,14 @@ class LendingService:
             new, self._last_new_borrower = 1, self.clock()
         async with self._owner_lock:  # the deployer's transactions, never mid-liquidation
             return await self.sim.atick(fair_usd, new)
+
+    async def sim_open(self, specs: list[BorrowerSpec]) -> list[str]:
+        """Sim mode: open borrowers now (the deployer mints for them: under the owner lock)."""
+        if self.sim is None:
+            raise RuntimeError("no borrower simulator (sim mode only)")
+        sim = self.sim
+        async with self._owner_lock:
+            return await asyncio.to_thread(sim.open_positions, specs)
 
 
 def owner_dev_key(manifest: Manifest) -> str | None:
