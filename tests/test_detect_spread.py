@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.book import OrderBook
-from core.detect.model import Opportunity, iso_utc
+from core.detect.model import Opportunity, build_opportunity, iso_utc
 from core.detect.spread import SpreadDetector
 from core.detect.usd import UsdRates, quote_currency
 from core.settings import ThresholdSettings
@@ -246,10 +247,11 @@ def test_json_dict() -> None:
     [opp] = detector(example_books()).check_symbol("BTC/USDT")
     d = opp.to_json_dict()
     assert list(d) == [
-        "id", "symbol", "buy_venue", "sell_venue", "size", "buy_vwap", "sell_vwap",
+        "kind", "id", "symbol", "buy_venue", "sell_venue", "size", "buy_vwap", "sell_vwap",
         "gross_profit", "fees", "net_profit", "net_bps", "net_profit_usd",
         "detected_at", "expires_at",
     ]  # fmt: skip
+    assert d["kind"] == "spread"
     assert d["detected_at"] == "2023-11-14T22:13:20.000Z"
     assert d["expires_at"] == iso_utc(NOW + 5.0) == "2023-11-14T22:13:25.000Z"
     assert isinstance(d["size"], float) and isinstance(d["net_bps"], float)
@@ -330,3 +332,112 @@ def test_emitted_numbers_agree_with_book_walks(
                 1 + fees[opp.buy_venue] * 1e-4
             )
             assert net_bigger <= opp.net_profit + 1e-9
+
+
+def reference_size(
+    buy_book: OrderBook,
+    sell_book: OrderBook,
+    fee_buy: float,
+    fee_sell: float,
+    cap_quote: float,
+    min_bps: float,
+    max_levels: int,
+) -> tuple[float, float, float]:
+    """The sizing rule written plainly, one slice at a time: (size, cost, proceeds)."""
+    asks = buy_book.top(max_levels)[1]
+    bids = sell_book.top(max_levels)[0]
+    buy_mult, sell_mult, t = 1 + fee_buy * 1e-4, 1 - fee_sell * 1e-4, min_bps * 1e-4
+    i = j = 0
+    a_left, b_left = asks[0][1], bids[0][1]
+    size = cost = proceeds = 0.0
+    while i < len(asks) and j < len(bids):
+        ask, bid = asks[i][0], bids[j][0]
+        margin = bid * sell_mult - ask * buy_mult
+        if margin <= 0:
+            break
+        slice_qty = min(a_left, b_left)
+        qty = min(slice_qty, (cap_quote - cost) / ask)
+        if margin < t * ask:
+            net = proceeds * sell_mult - cost * buy_mult
+            qty = min(qty, (net - t * cost) / (t * ask - margin))
+        if qty > 0:
+            size += qty
+            cost += qty * ask
+            proceeds += qty * bid
+        if qty < slice_qty:
+            break
+        a_left -= qty
+        b_left -= qty
+        if a_left == 0:
+            i += 1
+            a_left = asks[i][1] if i < len(asks) else 0.0
+        if b_left == 0:
+            j += 1
+            b_left = bids[j][1] if j < len(bids) else 0.0
+    return size, cost, proceeds
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    a=one_book,
+    b=one_book,
+    c=one_book,
+    fees=st.tuples(*[st.sampled_from([0.0, 2.0, 7.5, 10.0])] * 3),
+    cap=st.sampled_from([40.0, 170.0, 555.5, 1e9]),
+    min_bps=st.sampled_from([0.0, 3.0, 25.0]),
+    min_usd=st.sampled_from([0.0, 0.0137, 0.4321]),
+    max_levels=st.sampled_from([1, 2, 3, 50]),
+)
+def test_sizing_equals_plain_reference(
+    a: tuple[Side, Side],
+    b: tuple[Side, Side],
+    c: tuple[Side, Side],
+    fees: tuple[float, float, float],
+    cap: float,
+    min_bps: float,
+    min_usd: float,
+    max_levels: int,
+) -> None:
+    # The detector's walk is optimised (per-level sums, the cap folded into the ask level):
+    # every pair must give the plain slice walk's numbers, and the same pairs must pass.
+    books = {"X/USDT": {v: book(v, "X/USDT", *s) for v, s in zip("ABC", (a, b, c), strict=True)}}
+    fee = dict(zip("ABC", fees, strict=True))
+    th = open_thresholds(max_notional_usd=cap, min_profit_bps=min_bps, min_profit_usd=min_usd)
+    found = {o.key: o for o in detector(books, th, fees=fee, max_levels=max_levels).sweep()}
+    for buy_v in "ABC":
+        for sell_v in "ABC":
+            if buy_v == sell_v:
+                continue
+            buy_book, sell_book = books["X/USDT"][buy_v], books["X/USDT"][sell_v]
+            if buy_book.is_crossed() or sell_book.is_crossed():
+                assert ("X/USDT", buy_v, sell_v) not in found
+                continue
+            size, cost, proceeds = reference_size(
+                buy_book, sell_book, fee[buy_v], fee[sell_v], cap, min_bps, max_levels
+            )
+            net = proceeds - cost - cost * fee[buy_v] * 1e-4 - proceeds * fee[sell_v] * 1e-4
+            if size > 0 and (abs(net / cost * 1e4 - min_bps) < 1e-6 or abs(net - min_usd) < 1e-9):
+                continue  # on a threshold's edge: rounding may tip either way
+            expected = size > 0 and net / cost * 1e4 >= min_bps and net >= min_usd
+            opp = found.get(("X/USDT", buy_v, sell_v))
+            assert (opp is not None) == expected, (buy_v, sell_v, size, cost, proceeds)
+            if opp is None:
+                continue
+            assert opp.size == pytest.approx(size, rel=1e-9)
+            assert opp.buy_vwap == pytest.approx(cost / size, rel=1e-9)
+            assert opp.sell_vwap == pytest.approx(proceeds / size, rel=1e-9)
+            assert opp.gross_profit == pytest.approx(proceeds - cost, rel=1e-7, abs=1e-9)
+            assert opp.net_profit == pytest.approx(net, rel=1e-7, abs=1e-9)
+            assert opp.net_profit_usd == opp.net_profit  # USDT quote: rate 1
+
+
+def test_build_opportunity_equals_the_constructor() -> None:
+    args = ("x-1", "BTC/USDT", "A", "B", 2.0, 100.5, 102.5, 4.0, 0.406, 3.594, 178.8, 3.594,
+            NOW, NOW + 5.0)  # fmt: skip
+    fast = build_opportunity(*args)
+    slow = Opportunity(*args)
+    assert fast == slow and type(fast) is Opportunity
+    assert fast.to_json_dict() == slow.to_json_dict()
+    assert dataclasses.replace(fast, id="x-2") == dataclasses.replace(slow, id="x-2")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.size = 1.0  # type: ignore[misc]

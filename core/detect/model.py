@@ -73,3 +73,51 @@ class Opportunity:
             "detected_at": iso_utc(self.detected_at),
             "expires_at": iso_utc(self.expires_at),
         }
+
+
+# The slots' own setters: calling them skips the frozen dataclass __init__, which goes through
+# object.__setattr__ once per field (about 1.3 us for 14 fields against 0.7 us here). The
+# detector builds one of these per sized pair on the hot path.
+_set = tuple(getattr(Opportunity, name).__set__ for name in Opportunity.__slots__)
+_new = object.__new__
+
+
+def build_opportunity(
+    id: str,
+    symbol: str,
+    buy_venue: str,
+    sell_venue: str,
+    size: float,
+    buy_vwap: float,
+    sell_vwap: float,
+    gross_profit: float,
+    fees: float,
+    net_profit: float,
+    net_bps: float,
+    net_profit_usd: float,
+    detected_at: float,
+    expires_at: float,
+) -> Opportunity:
+    """Same result as ``Opportunity(...)`` with the same positional arguments, built faster."""
+    s = _set
+    o: Opportunity = _new(Opportunity)
+    s[0](o, id)
+    s[1](o, symbol)
+    s[2](o, buy_venue)
+    s[3](o, sell_venue)
+    s[4](o, size)
+    s[5](o, buy_vwap)
+    s[6](o, sell_vwap)
+    s[7](o, gross_profit)
+    s[8](o, fees)
+    s[9](o, net_profit)
+    s[10](o, net_bps)
+    s[11](o, net_profit_usd)
+    s[12](o, detected_at)
+    s[13](o, expires_at)
+    return o
+
+
+# A field added to Opportunity must be added above too: fail at import rather than build wrong.
+if len(_set) != 14:
+    raise ImportError("build_opportunity is out of step with Opportunity's fields")

@@ -26,14 +26,18 @@ import time
 from collections.abc import Callable, Mapping
 
 from core.book import OrderBook
-from core.detect.model import Opportunity, new_opportunity_id
+from core.detect.model import Opportunity, build_opportunity, new_opportunity_id
 from core.detect.usd import UsdRates, quote_currency
 from core.settings import ThresholdSettings
 
 # Per venue: (buy multiplier 1 + fee, sell multiplier 1 - fee, fee as a fraction).
 _Fee = tuple[float, float, float]
-# A usable book in a check: (venue, book, buy multiplier, sell multiplier, fee).
-_Entry = tuple[str, OrderBook, float, float, float]
+# A usable book in a check: (venue, book, buy multiplier, sell multiplier, fee,
+# best ask x buy multiplier, best bid x sell multiplier).
+_Entry = tuple[str, OrderBook, float, float, float, float, float]
+# Per check: (USD per quote unit, notional cap in quote, min_profit_bps, min_profit_usd,
+# expires_at).
+_Limits = tuple[float, float, float, float, float]
 
 # Net bps after a threshold-limited slice equals the threshold up to rounding; accept that.
 _BPS_TOLERANCE = 1e-7
@@ -126,126 +130,164 @@ class SpreadDetector:
                 best_ask_adj = ask
         if best_bid_adj <= best_ask_adj:
             return []
-        # Rare path: collect the usable books once more (cheaper than building it every time).
-        live: list[_Entry] = []
+        # Rare path: collect the usable books once more (cheaper than building it every time),
+        # keeping only those that can be a buy leg (ask under the best bid anywhere) or a sell
+        # leg (bid over the best ask anywhere). Every pair the full product would size is in
+        # buys x sells, in the same order.
+        buys: list[_Entry] = []
+        sells: list[_Entry] = []
+        stale_after_s = now - cutoff
         for venue, book in venues.items():
-            if book.usable(now, now - cutoff):
+            if book.usable(now, stale_after_s):
                 fee = fees[venue]
-                live.append((venue, book, fee[0], fee[1], fee[2]))
-        return self._pairs(symbol, live, changed_venue, now, best_bid_adj)
+                ask_adj = book.best_ask_price * fee[0]  # type: ignore[operator]  # usable
+                bid_adj = book.best_bid_price * fee[1]  # type: ignore[operator]
+                entry = (venue, book, fee[0], fee[1], fee[2], ask_adj, bid_adj)
+                if ask_adj < best_bid_adj:
+                    buys.append(entry)
+                if bid_adj > best_ask_adj:
+                    sells.append(entry)
+        return self._pairs(symbol, buys, sells, changed_venue, now)
 
     def _pairs(
         self,
         symbol: str,
-        live: list[_Entry],
+        buys: list[_Entry],
+        sells: list[_Entry],
         changed_venue: str | None,
         now: float,
-        best_bid_adj: float,
     ) -> list[Opportunity]:
         found: list[Opportunity] = []
-        rate: float | None = None
-        for buy in live:
-            ask_adj = buy[1].best_ask_price * buy[2]  # type: ignore[operator]  # live: not None
-            if ask_adj >= best_bid_adj:
-                continue
-            for sell in live:
-                if sell is buy or sell[1].best_bid_price * sell[3] <= ask_adj:  # type: ignore[operator]
+        limits: _Limits | None = None
+        size = self._size
+        for buy in buys:
+            ask_adj = buy[5]
+            for sell in sells:
+                if sell is buy or sell[6] <= ask_adj:
                     continue
                 if changed_venue is not None and changed_venue not in (buy[0], sell[0]):
                     continue
-                if rate is None:
+                if limits is None:
+                    # Once per check: thresholds are read live, the USD rate is computed once.
                     th = self.thresholds
                     rate = self._usd.rate(quote_currency(symbol), now, th.stale_after_ms * 1e-3)
                     if rate is None:
                         return []  # no USD price for the quote: cannot prove min_profit_usd
-                opportunity = self._size(symbol, buy, sell, rate, now)
+                    limits = (
+                        rate,
+                        th.max_notional_usd / rate,
+                        th.min_profit_bps,
+                        th.min_profit_usd,
+                        now + th.opportunity_ttl_s,
+                    )
+                opportunity = size(symbol, buy, sell, limits, now)
                 if opportunity is not None:
                     found.append(opportunity)
         return found
 
     def _size(  # noqa: C901 - one tight loop over two books; splitting it costs calls per slice
-        self, symbol: str, buy: _Entry, sell: _Entry, usd_rate: float, now: float
+        self, symbol: str, buy: _Entry, sell: _Entry, limits: _Limits, now: float
     ) -> Opportunity | None:
-        th = self.thresholds
-        min_bps = th.min_profit_bps
-        t = min_bps * 1e-4
-        cap_quote = th.max_notional_usd / usd_rate
-        max_levels = self.max_levels
+        # Hot path: it runs for every profitable pair on every update, so the walk keeps its
+        # state in locals and does per-level work once per level, not per slice. Fee-adjusted
+        # prices are computed when a level is entered; cost, proceeds and size are running
+        # totals that include the whole current level (what is left on it, a_left / b_left, is
+        # taken off at the end); the notional cap shrinks the ask level that reaches it and
+        # ends the walk there. A slice above min_bps then costs one comparison and a
+        # subtraction; ``bid_net <= ask_thr`` sends the rest to the rare path.
+        usd_rate, cap_quote, min_bps, min_usd, expires_at = limits
         buy_mult, sell_mult = buy[2], sell[3]
+        thr_mult = buy_mult + min_bps * 1e-4  # ask x thr_mult: the bid_net that earns min_bps
         ask_prices, asks = buy[1].levels(False)
         bid_prices, bids = sell[1].levels(True)
-        n_asks = min(len(ask_prices), max_levels)
-        n_bids = min(len(bid_prices), max_levels)
+        max_levels = self.max_levels
+        a_end = min(len(ask_prices), max_levels)  # asks: indexes 0 .. a_end - 1, upward
+        bi = len(bid_prices) - 1  # bids: indexes bi down to b_end, downward
+        b_end = max(bi + 1 - max_levels, 0)
 
-        ai, bi = 0, 1  # ask index from the bottom, bid index from the top (negative)
+        ai = 0
         ask = ask_prices[0]
-        bid = bid_prices[-1]
-        ask_left = asks[ask]
-        bid_left = bids[bid]
-        size = cost = proceeds = 0.0
+        a_left = asks[ask]
+        cost_in = a_left * ask
+        if cost_in >= cap_quote:
+            a_left = cap_quote / ask
+            cost_in = cap_quote
+            a_end = 1  # the cap ends the walk with this level
+        size_in = a_left
+        ask_thr = ask * thr_mult
+        bid = bid_prices[bi]
+        b_left = bids[bid]
+        proceeds_in = b_left * bid
+        bid_net = bid * sell_mult
         while True:
-            margin = bid * sell_mult - ask * buy_mult  # net profit per unit of this slice
-            if margin <= 0.0:
-                break
-            qty = ask_left if ask_left <= bid_left else bid_left
-            spend = qty * ask
-            if cost + spend >= cap_quote or margin < t * ask:
-                # Rare path: the notional cap, or a slice whose own bps is under the threshold
-                # (take only what keeps the average at the threshold). Either may end the walk.
-                limit = (cap_quote - cost) / ask
-                if margin < t * ask:
-                    net = proceeds * sell_mult - cost * buy_mult
-                    room = (net - t * cost) / (t * ask - margin)
-                    if room < limit:
-                        limit = room
-                if limit < qty:
-                    if limit > 0.0:
-                        size += limit
-                        cost += limit * ask
-                        proceeds += limit * bid
+            if bid_net <= ask_thr:
+                # Rare: this slice loses money (stop), or its own bps is under min_bps: take
+                # only what keeps the average at the threshold, net + margin q >= t (cost + ask q).
+                if bid_net <= ask * buy_mult:
                     break
-            size += qty
-            cost += spend
-            proceeds += qty * bid
-            if qty == ask_left:
+                if bid_net < ask_thr:
+                    cost = cost_in - a_left * ask
+                    proceeds = proceeds_in - b_left * bid
+                    room = (proceeds * sell_mult - cost * thr_mult) / (ask_thr - bid_net)
+                    if room < (a_left if a_left <= b_left else b_left):
+                        if room > 0.0:
+                            a_left -= room
+                            b_left -= room
+                        break
+            if a_left <= b_left:  # the ask level runs out first (or both together)
+                b_left -= a_left
                 ai += 1
-                if ai >= n_asks:
+                if ai >= a_end:
+                    a_left = 0.0
                     break
                 ask = ask_prices[ai]
-                ask_left = asks[ask]
+                a_left = asks[ask]
+                cost_in += a_left * ask
+                if cost_in >= cap_quote:
+                    a_left -= (cost_in - cap_quote) / ask
+                    cost_in = cap_quote
+                    a_end = ai + 1
+                size_in += a_left
+                ask_thr = ask * thr_mult
+                if b_left:
+                    continue
             else:
-                ask_left -= qty
-            if qty == bid_left:
-                bi += 1
-                if bi > n_bids:
-                    break
-                bid = bid_prices[-bi]
-                bid_left = bids[bid]
-            else:
-                bid_left -= qty
+                a_left -= b_left
+            # The bid level is used up.
+            bi -= 1
+            if bi < b_end:
+                b_left = 0.0
+                break
+            bid = bid_prices[bi]
+            b_left = bids[bid]
+            proceeds_in += b_left * bid
+            bid_net = bid * sell_mult
+
+        size = size_in - a_left
         if size <= 0.0:
             return None
-
+        cost = cost_in - a_left * ask
+        proceeds = proceeds_in - b_left * bid
         fees = cost * buy[4] + proceeds * sell[4]
         gross = proceeds - cost
         net = gross - fees
         net_bps = net / cost * 1e4
         net_usd = net * usd_rate
-        if net_bps < min_bps - _BPS_TOLERANCE or net_usd < th.min_profit_usd:
+        if net_bps < min_bps - _BPS_TOLERANCE or net_usd < min_usd:
             return None
-        return Opportunity(
-            id=new_opportunity_id(),
-            symbol=symbol,
-            buy_venue=buy[0],
-            sell_venue=sell[0],
-            size=size,
-            buy_vwap=cost / size,
-            sell_vwap=proceeds / size,
-            gross_profit=gross,
-            fees=fees,
-            net_profit=net,
-            net_bps=net_bps,
-            net_profit_usd=net_usd,
-            detected_at=now,
-            expires_at=now + th.opportunity_ttl_s,
+        return build_opportunity(
+            new_opportunity_id(),
+            symbol,
+            buy[0],
+            sell[0],
+            size,
+            cost / size,
+            proceeds / size,
+            gross,
+            fees,
+            net,
+            net_bps,
+            net_usd,
+            now,
+            expires_at,
         )
