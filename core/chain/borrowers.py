@@ -35,7 +35,11 @@ VARIABLE_RATE = 2
 GAS_ETH = 10**21  # 1000 ETH per borrower: gas plus WETH to wrap
 MIN_ORACLE_MOVE_BPS = 1  # smaller moves are not worth a transaction
 EDGE_HF = (1.002, 1.03)
-"""Health factor range of positions opened at the edge of liquidation."""
+"""Health factor range of a session's initial positions opened at the edge of liquidation
+(half of them in the lowest fifth of it)."""
+NEW_BORROWER_HF = (1.0005, 1.003)
+"""A session's later borrowers open right at the edge: the sim's fair price moves about 0.1-0.3%
+a minute, so a few of them cross HF 1 within minutes (interest accrual helps)."""
 EDGE_SHARE = 0.3
 """Share of a session's initial borrowers opened at the edge."""
 LTV_MARGIN = 0.999  # borrow at most this share of the LTV limit (Aave refuses beyond it)
@@ -123,15 +127,19 @@ class BorrowerSim:
             self.rng.uniform(hf_low, hf_high),
         )
 
-    def edge_spec(self) -> BorrowerSpec:
-        return self.random_spec(*EDGE_HF)
+    def edge_spec(self, hf_range: tuple[float, float] = EDGE_HF) -> BorrowerSpec:
+        return self.random_spec(*hf_range)
 
     def session_specs(self, count: int) -> list[BorrowerSpec]:
         """A session's opening borrowers: EDGE_SHARE of them at the edge, the rest healthier."""
         edge = round(count * EDGE_SHARE)
-        return [self.edge_spec() for _ in range(edge)] + [
-            self.random_spec() for _ in range(count - edge)
-        ]
+        low, high = EDGE_HF
+        nearest = (low, low + (high - low) / 5)
+        return (
+            [self.edge_spec(nearest) for _ in range(edge // 2)]
+            + [self.edge_spec() for _ in range(edge - edge // 2)]
+            + [self.random_spec() for _ in range(count - edge)]
+        )
 
     def open_positions(self, specs: list[BorrowerSpec]) -> list[str]:
         """Open one borrower per spec; returns their addresses (added to `borrowers`)."""
@@ -209,7 +217,7 @@ class BorrowerSim:
         """Follow the CEX fair prices; optionally open a few new borrowers near the edge."""
         moved = self.set_prices(fair_usd)
         if new_borrowers:
-            self.open_positions([self.edge_spec() for _ in range(new_borrowers)])
+            self.open_positions([self.edge_spec(NEW_BORROWER_HF) for _ in range(new_borrowers)])
         return moved
 
     async def atick(

@@ -130,6 +130,7 @@ class LendingService:
         self._task: asyncio.Task[None] | None = None
         self._last_new_borrower = 0.0
         self._lock = asyncio.Lock()
+        self._stopped = False
         self.last_error = ""
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -158,6 +159,7 @@ class LendingService:
             )
 
     async def stop(self) -> None:
+        self._stopped = True  # the sim loop may tick once more while the devnet goes away
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -457,7 +459,7 @@ class LendingService:
     async def sim_tick(self, fair_usd: Mapping[str, Decimal | float]) -> list[str]:
         """Sim mode: move the oracle feeds to the CEX fair prices (by symbol: WETH, WBTC,
         USDC); now and then open a new borrower near the edge. Returns symbols moved."""
-        if self.sim is None:
+        if self.sim is None or self._stopped:
             return []
         every = self.settings.sim_new_borrower_every_s
         new = 0
