@@ -102,12 +102,21 @@ def pane(tmp_path: Path) -> Iterator[Pane]:
 
 
 def test_console_in_tmux(pane: Pane, tmp_path: Path) -> None:
-    screen = pane.wait_for(
-        lambda s: "Order books" in s and "spr " in s and "upd/s" in s, "live order books"
+    wanted = (
+        "Order books",
+        "spr ",
+        "upd/s",
+        "SIM",
+        "breaker CLOSED",
+        "simex",
+        "simbit",
+        "simkra",
+        "Spreads",
+        "Opportunities",
+        "Active trades",
+        "Approve",
     )
-    for text in ("SIM", "breaker CLOSED", "simex", "simbit", "simkra", "Spreads", "Opportunities"):
-        assert text in screen
-    assert "Active trades" in screen and "Approve" in screen
+    screen = pane.wait_for(lambda s: all(w in s for w in wanted), "the whole console")
 
     # The symbol shown in the order books cycles with `s`.
     first = next(line for line in screen.splitlines() if "Order books ·" in line)
@@ -165,5 +174,6 @@ def test_sighup_stops_the_engine_in_order(pane: Pane, tmp_path: Path) -> None:
     ).stdout.split()
     assert len(children) == 1, children
     os.kill(int(children[0]), signal.SIGHUP)
-    pane.wait_for(lambda s: "ARBDESK-EXIT=0" in s, "a clean exit", timeout_s=20)
+    # Generous: on a busy machine the engine may still be starting its devnet.
+    pane.wait_for(lambda s: "ARBDESK-EXIT=0" in s, "a clean exit", timeout_s=60)
     assert "engine stopped" in (tmp_path / "arbdesk.log").read_text()
