@@ -18,6 +18,8 @@ from sortedcontainers import SortedDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from targets import target_line  # noqa: E402
+
 from core.book import OrderBook  # noqa: E402
 
 N_DELTAS = 1_000_000
@@ -251,13 +253,14 @@ def main() -> None:
         for name, figures in variants:
             note = f"   ({target})" if target and name == "ours" else ""
             print(f"book: {label:<32} [{name:<12}] {figures[key] / 1000:7.3f} us{note}")
+    print(target_line("book: delta + best bid/ask, median", ours["delta_best"] / 1000, 0.5, "us"))
+    print(target_line("book: top 20 levels both sides, median", ours["top20"] / 1000, 5.0, "us"))
     if c_pkg is None:
         print("book: C order-book package not installed (pip install order-book): no ratio")
+        print("target: book: ratio to C order-book: not measured (order-book not installed)")
         return
     ratio = ours["delta_best"] / c_pkg["delta_best"]
-    print(
-        f"book: ratio ours / C order-book, delta + best bid/ask: {ratio:5.2f}x  (target <= 0.25x)"
-    )
+    print(target_line("book: ratio ours / C order-book, delta + best", ratio, 0.25, "x"))
     ratio = ours["top20"] / c_pkg["top20"]
     print(f"book: ratio ours / C order-book, top 20 both sides:    {ratio:5.2f}x")
     ratio = ours["delta_best"] / sorted_["delta_best"]

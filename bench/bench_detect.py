@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from targets import target_line  # noqa: E402
+
 from core.book import OrderBook  # noqa: E402
 from core.detect.spread import SpreadDetector  # noqa: E402
 from core.settings import ThresholdSettings  # noqa: E402
@@ -191,6 +193,11 @@ def main() -> None:
         f"detect: full sweep {len(VENUES)} x {N_SYMBOLS}, nothing found  median "
         f"{statistics.median(sweeps) / 1000:7.1f} us   (target <= 200 us)"
     )
+    print(target_line("detect: re-check one symbol, nothing found, median", recheck, 2.0, "us"))
+    found_p99 = percentile(found, 0.99)
+    print(target_line("detect: update -> 4 opportunities found+sized, p99", found_p99, 50.0, "us"))
+    sweep = statistics.median(sweeps) / 1000
+    print(target_line("detect: full sweep 5 x 200, median", sweep, 200.0, "us"))
 
 
 if __name__ == "__main__":
