@@ -45,6 +45,21 @@ class TestMainScreen:
         assert snap_compare(app, press=["K"], terminal_size=(140, 40))
 
 
+class TestLiquidations:
+    def test_watchlist_pane(self, snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        from tests.console.test_pilot import watch_row
+
+        app = make_app(tmp_path)
+        engine = app.engine
+        engine.lending = object()  # type: ignore[attr-defined]
+        engine.watchlist = [  # type: ignore[attr-defined]
+            watch_row("0x" + "a" * 40, 0.97, "liq-1"),
+            watch_row("0x" + "c" * 40, 1.04, None),
+            watch_row("0x" + "b" * 40, 1.31, None),
+        ]
+        assert snap_compare(app, press=["5"], terminal_size=(160, 48))
+
+
 class TestThresholdsEditor:
     def test_invalid_value_shows_reason(self, snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         async def type_bad_value(pilot: Pilot) -> None:

@@ -140,3 +140,14 @@ def test_status_text_compact_fits_small_terminals() -> None:
     short = status_text(state, lambda _n: Style(), compact=True)
     assert full.cell_len > 80 >= short.cell_len
     assert "simkra◌ 4.0s" in short.plain and "0.2s" not in short.plain
+
+
+async def test_spreads_header_click_sorts() -> None:
+    pane = SpreadsPane()
+    async with Harness(pane).run_test(size=(100, 10)) as pilot:
+        pane.set_rows([spread("B/Y", 1.0), spread("A/Y", 7.0)])
+        await pilot.click(SpreadsPane, offset=(2, 0))  # the Symbol title
+        assert pane.sort == "symbol"
+        assert [t.split()[0] for t in lines(pane, 3)[1:3]] == ["A/Y", "B/Y"]
+        await pilot.click(SpreadsPane, offset=(2, 2))  # a row: selects it
+        assert pane.selected_key == ("B/Y", "a", "b")
