@@ -500,7 +500,7 @@ def describe(event: Event) -> LogLine | None:  # noqa: C901 - one small case per
             level = "INFO" if pnl >= 0 else "WARNING"
             return LogLine(at, level, f"trade {tid} {status}: pnl {pnl:+.2f}{_why(reason)}")
         case BreakerTransitioned(scope=scope, from_state=a, to_state=b, reason=reason):
-            level = "WARNING" if b != "CLOSED" else "INFO"
+            level = "WARNING" if b.upper() != "CLOSED" else "INFO"
             return LogLine(at, level, f"breaker {scope}: {a} -> {b}{_why(reason)}")
         case KillSwitchToggled(active=active, reason=reason):
             word = "ENGAGED" if active else "released"
