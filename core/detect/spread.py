@@ -201,9 +201,13 @@ class SpreadDetector:
         ask_prices, asks = buy[1].levels(False)
         bid_prices, bids = sell[1].levels(True)
         max_levels = self.max_levels
-        a_end = min(len(ask_prices), max_levels)  # asks: indexes 0 .. a_end - 1, upward
+        a_end = len(ask_prices)  # asks: indexes 0 .. a_end - 1, upward
+        if a_end > max_levels:
+            a_end = max_levels
         bi = len(bid_prices) - 1  # bids: indexes bi down to b_end, downward
-        b_end = max(bi + 1 - max_levels, 0)
+        b_end = bi + 1 - max_levels
+        if b_end < 0:
+            b_end = 0
 
         ai = 0
         ask = ask_prices[0]
