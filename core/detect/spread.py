@@ -134,19 +134,24 @@ class SpreadDetector:
         # keeping only those that can be a buy leg (ask under the best bid anywhere) or a sell
         # leg (bid over the best ask anywhere). Every pair the full product would size is in
         # buys x sells, in the same order.
+        # The usability test is the early-out's, so both passes see the same books.
         buys: list[_Entry] = []
         sells: list[_Entry] = []
-        stale_after_s = now - cutoff
         for venue, book in venues.items():
-            if book.usable(now, stale_after_s):
-                fee = fees[venue]
-                ask_adj = book.best_ask_price * fee[0]  # type: ignore[operator]  # usable
-                bid_adj = book.best_bid_price * fee[1]  # type: ignore[operator]
-                entry = (venue, book, fee[0], fee[1], fee[2], ask_adj, bid_adj)
-                if ask_adj < best_bid_adj:
-                    buys.append(entry)
-                if bid_adj > best_ask_adj:
-                    sells.append(entry)
+            if not book.valid or book.received_at < cutoff:
+                continue
+            bid = book.best_bid_price
+            ask = book.best_ask_price
+            if bid is None or ask is None or bid >= ask:
+                continue
+            fee = fees[venue]
+            ask_adj = ask * fee[0]
+            bid_adj = bid * fee[1]
+            entry = (venue, book, fee[0], fee[1], fee[2], ask_adj, bid_adj)
+            if ask_adj < best_bid_adj:
+                buys.append(entry)
+            if bid_adj > best_ask_adj:
+                sells.append(entry)
         return self._pairs(symbol, buys, sells, changed_venue, now)
 
     def _pairs(
