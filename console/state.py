@@ -415,6 +415,21 @@ def liquidation_line(row: Any) -> LiquidationLine:
     )
 
 
+def _num(value: Any) -> str:
+    """A journal-exact number shortened for a log line: 10 significant digits, no trailing
+    zeros (the journal and `arbdesk history` keep every digit)."""
+    try:
+        number = Decimal(str(value))
+    except (ArithmeticError, ValueError):
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    text = f"{number:.10g}"
+    if "e" in text or "E" in text:
+        return text
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
@@ -473,6 +488,13 @@ def describe(event: Event) -> LogLine | None:  # noqa: C901 - one small case per
         case VenueProblem(venue=venue, message=message, symbol=symbol):
             return LogLine(at, "ERROR", f"{venue}{' ' + symbol if symbol else ''}: {message}")
         case OpportunityFound(opportunity=o) if not getattr(event, "refreshed", False):
+            if getattr(o, "kind", "spread") == "liquidation":
+                return LogLine(
+                    at,
+                    "INFO",
+                    f"liquidation {o.user} HF {o.health_factor:.4f}"
+                    f" ${float(o.net_profit_usd):,.2f}",
+                )
             return LogLine(
                 at,
                 "INFO",
@@ -484,17 +506,21 @@ def describe(event: Event) -> LogLine | None:  # noqa: C901 - one small case per
         case TradeRefused(opportunity_id=oid, reason=reason):
             return LogLine(at, "WARNING", f"refused {oid}: {reason}")
         case TradeStarted(trade_id=tid, symbol=symbol, buy_venue=b, sell_venue=s, amount=amt):
-            return LogLine(at, "INFO", f"trade {tid} started: {symbol} {amt} buy {b} sell {s}")
+            return LogLine(
+                at, "INFO", f"trade {tid} started: {symbol} {_num(amt)} buy {b} sell {s}"
+            )
         case LegSent(trade_id=tid, role=role, venue=venue, side=side, amount=amt, price=price):
-            where = f" @ {price}" if price is not None else ""
-            return LogLine(at, "INFO", f"trade {tid} {role} {side} {amt} on {venue}{where}")
+            where = f" @ {_num(price)}" if price is not None else ""
+            return LogLine(at, "INFO", f"trade {tid} {role} {side} {_num(amt)} on {venue}{where}")
         case LegFilled(trade_id=tid, role=role, venue=venue, filled=filled, average=avg):
-            return LogLine(at, "INFO", f"trade {tid} {role} filled {filled} @ {avg} on {venue}")
+            return LogLine(
+                at, "INFO", f"trade {tid} {role} filled {_num(filled)} @ {_num(avg)} on {venue}"
+            )
         case LegFailed(trade_id=tid, role=role, venue=venue, reason=reason):
             return LogLine(at, "ERROR", f"trade {tid} {role} failed on {venue}: {reason}")
         case TradeUnwinding(trade_id=tid, venue=venue, side=side, amount=amt, reason=reason):
             return LogLine(
-                at, "WARNING", f"trade {tid} unwinding {side} {amt} on {venue}: {reason}"
+                at, "WARNING", f"trade {tid} unwinding {side} {_num(amt)} on {venue}: {reason}"
             )
         case TradeFinished(trade_id=tid, status=status, realized_pnl=pnl, reason=reason):
             level = "INFO" if pnl >= 0 else "WARNING"

@@ -609,7 +609,9 @@ class Engine:
             self._message("INFO", f"rejected {opportunity.symbol} {opportunity.id}")
 
     def set_auto_execute(self, on: bool) -> None:
-        self.update_setting("execution.auto_execute", on)
+        """For this session only: a restart always comes back with the file's value, so auto
+        mode switched on in a hurry never survives into the next session unnoticed."""
+        self.update_setting("execution.auto_execute", on, write=False)
 
     def kill(self, reason: str = "kill switch pressed") -> None:
         """Halt new trades at once (feeds keep running); open orders are cancelled when
@@ -632,9 +634,9 @@ class Engine:
     def editable_settings(self) -> list[EditableField]:
         return editable_fields(self.settings)
 
-    def update_setting(self, path: str, raw: Any) -> SettingChange:
+    def update_setting(self, path: str, raw: Any, *, write: bool = True) -> SettingChange:
         """Validate + apply live + write back; raises SettingsError and changes nothing."""
-        change = apply_setting(self.settings, path, raw)
+        change = apply_setting(self.settings, path, raw, write=write)
         if self.journal is not None:
             self.journal.record_setting_change(path, change.old, change.new, self.clock())
         self._message("INFO", f"setting {path}: {change.old!r} -> {change.new!r}")

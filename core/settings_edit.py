@@ -21,6 +21,7 @@ from core.settings import Settings, SettingsError, format_validation_error
 # Sections whose fields the console may edit while running (everything that is a threshold or
 # a limit). Venue lists, mode and paths need a restart and are edited in the file.
 EDITABLE_SECTIONS = ("thresholds", "risk", "execution", "detector")
+_SCALARS = (bool, int, float, str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,8 @@ def editable_fields(settings: Settings) -> list[EditableField]:
         section: BaseModel = getattr(settings, section_name)
         for name, info in type(section).model_fields.items():
             ann = info.annotation
+            if ann not in _SCALARS:  # maps and lists are edited in the file, not one-line inputs
+                continue
             fields.append(
                 EditableField(
                     path=f"{section_name}.{name}",

@@ -54,6 +54,13 @@ class ThresholdsScreen(ModalScreen[None]):
                         yield Static(f.description, classes="field-help", markup=False)
                         yield Static("", classes="field-result", markup=False)
 
+    def on_mount(self) -> None:
+        # Typing starts in the first field; Textual selects its text on focus, so a new value
+        # simply replaces the old one.
+        first = self.query(Input).first()
+        if first is not None:
+            first.focus()
+
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -16,9 +16,9 @@ SORTS = ("net", "gross", "symbol")
 
 class SpreadsPane(LineTable[SpreadLine]):
     COLUMNS: ClassVar[tuple[Column, ...]] = (
-        Column("symbol", "Symbol", 9, priority=9),
-        Column("buy", "Buy on", 8, priority=8),
-        Column("sell", "Sell on", 8, priority=8),
+        Column("symbol", "Symbol", 13, priority=9),  # on-chain rows: ETH/USDT=USDC
+        Column("buy", "Buy on", 11, priority=8),  # uni-v3-3000
+        Column("sell", "Sell on", 11, priority=8),
         Column("ask", "Ask", 11, "right", priority=5),
         Column("bid", "Bid", 11, "right", priority=5),
         Column("gross", "Gross", 6, "right", priority=6),
