@@ -99,6 +99,7 @@ class Engine:
     ) -> None:
         self.settings = settings
         self._passphrase_provider = passphrase_provider
+        self._keys: KeyStore | None = None
         self.clock = clock
         self.bus = EventBus()
         self.venues: list[str] = [v.name for v in settings.venues]
@@ -208,11 +209,20 @@ class Engine:
                 for name, exchange in self.exchanges.items()
             }
         if self.settings.mode is Mode.LIVE:
-            store = KeyStore(self.settings, self._passphrase_provider)
+            store = self._key_store()
             for name, exchange in self.exchanges.items():
                 for field, value in load_venue_credentials(name, self.settings, store).items():
                     setattr(exchange, field, value)
         return dict(self.exchanges)
+
+    def _key_store(self) -> KeyStore:
+        """One keyring handle per run, so an encrypted keyring's passphrase is asked once."""
+        if self._keys is None:
+            self._keys = KeyStore(self.settings, self._passphrase_provider)
+        return self._keys
+
+    def _wallet_key(self) -> str:
+        return load_wallet_key(self.settings, store=self._key_store())
 
     def _book_of(self, venue: str, symbol: str) -> OrderBook | None:
         return self.books.get(symbol, {}).get(venue)
@@ -259,8 +269,7 @@ class Engine:
         signer_key = None
         if live:
             try:
-                store = KeyStore(self.settings, self._passphrase_provider)
-                signer_key = await asyncio.to_thread(load_wallet_key, self.settings, store=store)
+                signer_key = await asyncio.to_thread(self._wallet_key)
             except Exception as exc:  # no wallet: the watchlist still runs, nothing is signed
                 self._message("WARNING", f"liquidations watch only (no wallet key): {exc}")
         try:
@@ -392,6 +401,9 @@ class Engine:
             breaker=lambda: self.breaker,
             executor=lambda: self.executor,
             clock=self.clock,
+            # Live: transactions are signed with the keyring's wallet; the devnet uses its own
+            # dev accounts.
+            signer_key=self._wallet_key if self.settings.mode is Mode.LIVE else None,
         )
         try:
             await onchain.start()

@@ -41,6 +41,7 @@ from core.events import EngineMessage, Event
 from core.execute.dex import MAX_UINT, DexLegs, TxSender
 from core.feeds.pools import V2_VENUE_NAMES, DexPool, PoolFeed, pools_from_manifest
 from core.journal import D
+from core.redact import register_secret
 from core.settings import Settings
 
 _DEPOSIT = bytes.fromhex("d0e30db0")  # WETH9.deposit()
@@ -63,8 +64,10 @@ class OnChain:
         breaker: Callable[[], Any] = lambda: None,
         executor: Callable[[], Any] = lambda: None,
         clock: Callable[[], float] = time.time,
+        signer_key: Callable[[], str] | None = None,
     ) -> None:
         self.settings = settings
+        self._signer_key = signer_key
         self.publish = publish
         self.books = books
         self.taker_fee_bps = taker_fee_bps
@@ -115,9 +118,7 @@ class OnChain:
             [load(n).abi for n in ("UniswapV2Router02", "SwapRouter", "FlashArbitrage")]
         )
         await self.fees.update(w3, self.feed.head)
-        sender = TxSender(
-            w3, manifest.accounts[1].private_key, manifest.chain_id, self.fees, decoder
-        )
+        sender = TxSender(w3, await self._trading_key(), manifest.chain_id, self.fees, decoder)
         routers = {V2_VENUE_NAMES.get(k, k): d.router for k, d in manifest.v2.items()}
         self.legs = DexLegs(
             sender,
@@ -151,6 +152,17 @@ class OnChain:
         )
         self._tasks.append(asyncio.create_task(self.feed.run(), name="pool-feed"))
         self._tasks.append(asyncio.create_task(self._fee_loop(w3), name="chain-fees"))
+
+    async def _trading_key(self) -> str:
+        """The devnet's dev account 1, or (live) the keyring wallet; never logged."""
+        if self._signer_key is not None:
+            key = await asyncio.to_thread(self._signer_key)
+            register_secret(key)
+            return key
+        assert self.manifest is not None
+        if not self.manifest.accounts:
+            raise RuntimeError("no signer: the manifest has no dev accounts and no wallet key")
+        return self.manifest.accounts[1].private_key
 
     async def _sim_setup(
         self,
