@@ -27,7 +27,6 @@ it out would overstate the profit by exactly that fee.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import secrets
 import time
@@ -42,19 +41,13 @@ from core.bus import EventBus
 from core.events import (
     Event,
     KillSwitchToggled,
-    LegFailed,
-    LegFilled,
-    LegSent,
-    TradeFinished,
-    TradeRefused,
-    TradeStarted,
     TradeUnwinding,
-    TradeUpdated,
 )
+from core.execute.ledger import TradeLedger, dust_reason, usd_per_quote
 from core.execute.legs import UNKNOWN_GRACE_S, LegRunner
 from core.execute.model import ZERO, ExecutorStats, LegOutcome, Submission, Trade, TradeView, Venue
 from core.execute.pnl import Accounting, account
-from core.journal import D, Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
+from core.journal import D, Journal, OrderRecord, OrderStatus, TradeStatus
 from core.risk import CircuitBreaker, Decision
 from core.settings import ExecutionSettings, RiskSettings, ThresholdSettings
 
@@ -85,13 +78,6 @@ def taker_rate(exchange: Venue, symbol: str) -> float:
     if rate is None:
         rate = getattr(exchange, "fees", {}).get("trading", {}).get("taker", 0.0)
     return float(rate or 0.0)
-
-
-def usd_per_quote(opportunity: Any) -> Decimal:
-    """USD value of one quote unit, from the detector's own USD figure of this opportunity."""
-    if opportunity.net_profit:
-        return D(opportunity.net_profit_usd) / D(opportunity.net_profit)
-    return Decimal(1)
 
 
 class Executor:
@@ -125,6 +111,7 @@ class Executor:
             poll_interval_s=poll_interval_s,
             unknown_grace_s=unknown_order_grace_s,
         )
+        self.ledger = TradeLedger(journal, breaker, self.legs, self._publish, clock)
         self.active: dict[str, Trade] = {}
         self.finished: deque[Trade] = deque(maxlen=FINISHED_KEPT)
         self._tasks: dict[str, asyncio.Task[Trade]] = {}
@@ -229,9 +216,7 @@ class Executor:
 
     def _refuse(self, opportunity: Any, reason: str) -> Submission:
         self._counts["refused"] += 1
-        now = self.clock()
-        self.journal.record_opportunity(opportunity, "refused", reason, now)
-        self._publish(TradeRefused(opportunity_id=opportunity.id, reason=reason, at=now))
+        self.ledger.refuse(opportunity, reason)
         return Submission(False, reason)
 
     def _check_capacity(self) -> None:
@@ -381,34 +366,12 @@ class Executor:
             started_at=now,
             reason="resized to current depth" if plan.resized else "",
         )
-        self.journal.record_opportunity(opp, "executing", "", now)
-        self.journal.insert_trade(
-            TradeRecord(
-                id=trade.id,
-                opportunity_id=opp.id,
-                symbol=trade.symbol,
-                buy_venue=trade.buy_venue,
-                sell_venue=trade.sell_venue,
-                amount=trade.amount,
-                status=TradeStatus.SENDING,
-                started_at=now,
-                reason=trade.reason,
-            )
-        )
+        self.ledger.start(trade, self._register)
+        return trade
+
+    def _register(self, trade: Trade) -> None:
         self.active[trade.id] = trade
         self._counts["executed"] += 1
-        self._publish(
-            TradeStarted(
-                trade_id=trade.id,
-                opportunity_id=opp.id,
-                symbol=trade.symbol,
-                buy_venue=trade.buy_venue,
-                sell_venue=trade.sell_venue,
-                amount=trade.amount,
-                at=now,
-            )
-        )
-        return trade
 
     async def _run(
         self, trade: Trade, plan: Plan, decision: Decision, sent: asyncio.Future[None]
@@ -451,82 +414,15 @@ class Executor:
         amount: str,
         price: str | None,
     ) -> OrderRecord:
-        suffix = (
-            role[0]
-            if role != "unwind"
-            else f"u{sum(o.role == 'unwind' for o in trade.orders.values()) + 1}"
-        )
-        record = self.legs.new_order(
-            client_order_id=f"arb-{trade.id}-{suffix}",
-            trade_id=trade.id,
-            role=role,
-            venue=venue,
-            symbol=trade.symbol,
-            side=side,
-            type=type_,
-            amount=amount,
-            price=price,
-        )
-        trade.orders[record.client_order_id] = record
-        self._publish(
-            LegSent(
-                trade_id=trade.id,
-                role=role,
-                venue=venue,
-                side=side,
-                client_order_id=record.client_order_id,
-                amount=record.amount,
-                price=record.price,
-                at=record.created_at,
-            )
-        )
-        return record
+        return self.ledger.order(trade, role, venue, trade.symbol, side, type_, amount, price)
 
     def _leg_done(self, trade: Trade, outcome: LegOutcome) -> None:
-        order = outcome.order
-        trade.orders[order.client_order_id] = order
-        trade.fills.extend(outcome.fills)
-        now = self.clock()
-        if order.filled > 0:
-            self._publish(
-                LegFilled(
-                    trade_id=trade.id,
-                    role=order.role,
-                    venue=order.venue,
-                    client_order_id=order.client_order_id,
-                    filled=order.filled,
-                    average=order.average,
-                    fee=order.fee,
-                    status=str(order.status),
-                    at=now,
-                )
-            )
-        if order.filled == 0 or not outcome.known:
-            reason = order.error or f"{order.status}, nothing filled"
-            if not outcome.known:
-                reason = f"state unknown: {order.error}"
-            self._publish(
-                LegFailed(
-                    trade_id=trade.id,
-                    role=order.role,
-                    venue=order.venue,
-                    client_order_id=order.client_order_id,
-                    reason=reason,
-                    at=now,
-                )
-            )
-        if order.role != "unwind" and order.average is not None:
-            opp = trade.opportunity
-            if order.side == "buy":
-                slip = (float(order.average) / opp.buy_vwap - 1.0) * 10_000.0
-                within = order.price is None or order.average <= order.price
-            else:
-                slip = (1.0 - float(order.average) / opp.sell_vwap) * 10_000.0
-                within = order.price is None or order.average >= order.price
-            if within:  # at or inside our own limit: only tick rounding can exceed the bound
-                slip = min(slip, self.thresholds.max_slippage_bps)
-            self.breaker.record_slippage(order.venue, slip, now)
-        self._publish(TradeUpdated(trade=trade.view(), at=now))
+        self.ledger.leg_done(
+            trade,
+            outcome.order,
+            outcome.fills,
+            max_slippage_bps=self.thresholds.max_slippage_bps,
+        )
 
     async def _flatten(self, trade: Trade, buy: LegOutcome, sell: LegOutcome) -> None:
         """Unwind the imbalance between the legs with a market order where it was taken."""
@@ -562,12 +458,6 @@ class Executor:
     def _finish(self, trade: Trade, decision: Decision, buy: LegOutcome, sell: LegOutcome) -> None:
         base, _, quote = trade.symbol.partition("/")
         books = account(trade.orders.values(), base, quote)
-        trade.realized_pnl = books.realized_pnl
-        trade.realized_pnl_usd = books.realized_pnl * usd_per_quote(trade.opportunity)
-        trade.fees = books.fees
-        trade.volume = books.volume
-        trade.unwind_cost = books.unwind_cost
-        trade.residual = books.base_position
         unknown = [o for o in trade.orders.values() if not o.status.final]
         notes = list(books.notes)
         if unknown:
@@ -589,33 +479,25 @@ class Executor:
             notes.insert(0, f"residual position {books.base_position} {base} left")
         else:
             status = self._legs_status(trade, buy, sell, notes)
-        if trade.reason and trade.reason not in notes:
-            notes.append(trade.reason)
-        trade.status = status
-        trade.reason = "; ".join(notes)
-        trade.finished_at = self.clock()
-        self.journal.update_trade(
-            trade.id,
-            status,
-            trade.reason,
-            realized_pnl=trade.realized_pnl,
-            realized_pnl_usd=trade.realized_pnl_usd,
-            fees=trade.fees,
-            volume=trade.volume,
-            unwind_cost=trade.unwind_cost,
-            residual=trade.residual,
-            finished_at=trade.finished_at,
-        )
-        self.journal.record_opportunity(
-            trade.opportunity, str(status), trade.reason, trade.finished_at
-        )
-        ok = status is TradeStatus.COMPLETED
         failed_venues = [
             leg.order.venue for leg in (buy, sell) if leg.filled < trade.amount or not leg.known
         ]
-        self.breaker.record_trade(
-            decision, ok, trade.realized_pnl_usd, failed_venues, trade.finished_at
+        self.ledger.finish(
+            trade,
+            decision,
+            books,
+            books.realized_pnl,
+            books.fees,
+            status,
+            notes,
+            failed_venues,
+            self._close_finished,
         )
+
+    def _close_finished(self, trade: Trade, ok: bool) -> None:
+        # ledger.finish has set every figure by now.
+        assert trade.realized_pnl is not None and trade.realized_pnl_usd is not None
+        assert trade.finished_at is not None
         self._counts["ok" if ok else "failed"] += 1
         self._volume += trade.volume
         self._profit += trade.realized_pnl
@@ -623,16 +505,6 @@ class Executor:
         self._fees += trade.fees
         self._exec_time += trade.finished_at - trade.started_at
         self._close(trade)
-        self._publish(
-            TradeFinished(
-                trade_id=trade.id,
-                status=str(status),
-                realized_pnl=trade.realized_pnl,
-                fees=trade.fees,
-                reason=trade.reason,
-                at=trade.finished_at,
-            )
-        )
 
     @staticmethod
     def _legs_status(
@@ -654,22 +526,8 @@ class Executor:
         order (below its amount step, its minimum amount or its minimum notional), or None
         when it can be."""
         venue = trade.buy_venue if position > 0 else trade.sell_venue
-        exchange = self._exchange(venue)
-        try:
-            amount = D(exchange.amount_to_precision(trade.symbol, float(abs(position))))
-        except Exception:  # noqa: BLE001 - ccxt raises InvalidOrder below the precision step
-            amount = ZERO
-        limits = exchange.market(trade.symbol).get("limits") or {}
-        min_amount = (limits.get("amount") or {}).get("min")
-        min_cost = (limits.get("cost") or {}).get("min")
         price = trade.buy_price if position > 0 else trade.sell_price
-        if amount <= 0:
-            return f"is below the amount step on {venue}"
-        if min_amount is not None and amount < D(min_amount):
-            return f"is below the minimum amount {min_amount} on {venue}"
-        if min_cost is not None and amount * price < D(min_cost):
-            return f"is below the minimum notional {min_cost} on {venue}"
-        return None
+        return dust_reason(self._exchange(venue), venue, trade.symbol, float(abs(position)), price)
 
     @staticmethod
     def _dust_price(trade: Trade, books: Accounting) -> Decimal:
@@ -684,35 +542,19 @@ class Executor:
         """A bug or a cancellation mid-trade: never silent, never dropped."""
         if trade.id not in self.active:
             return
-        trade.status = TradeStatus.NEEDS_ATTENTION
-        trade.reason = f"executor stopped mid-trade ({type(exc).__name__}: {exc}); check the venues"
-        trade.finished_at = self.clock()
-        with contextlib.suppress(Exception):
-            self.journal.update_trade(
-                trade.id, trade.status, trade.reason, finished_at=trade.finished_at
-            )
-        self.breaker.record_trade(
-            decision, False, ZERO, (trade.buy_venue, trade.sell_venue), trade.finished_at
-        )
+        why = f"executor stopped mid-trade ({type(exc).__name__}: {exc}); check the venues"
+        self.ledger.abort(trade, decision, why, self._close_failed)
+
+    def _close_failed(self, trade: Trade, _ok: bool) -> None:
         self._counts["failed"] += 1
         self._close(trade)
-        self._publish(
-            TradeFinished(
-                trade_id=trade.id,
-                status=str(trade.status),
-                realized_pnl=ZERO,
-                fees=ZERO,
-                reason=trade.reason,
-                at=trade.finished_at,
-            )
-        )
 
     def _close(self, trade: Trade) -> None:
         self.active.pop(trade.id, None)
         self.finished.append(trade)
         if not self.active:  # idle: the WAL checkpoint (an fsync) stays off the order path
             self.journal.checkpoint()
-        self._publish(TradeUpdated(trade=trade.view(), at=trade.finished_at or self.clock()))
+        self.ledger.closed(trade)
 
     # -- kill switch and shutdown ---------------------------------------------------------------
 
