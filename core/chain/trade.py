@@ -24,7 +24,6 @@ parity, the detector's stated assumption), so one trade's legs share a base and 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -42,22 +41,16 @@ from core.detect.dex_dex import DexDexPlan
 from core.detect.model import Opportunity
 from core.events import (
     Event,
-    LegFailed,
-    LegFilled,
-    LegSent,
-    TradeFinished,
-    TradeRefused,
-    TradeStarted,
     TradeUnwinding,
-    TradeUpdated,
 )
 from core.execute.dex import DexLegs, TxResult, TxSendError
-from core.execute.executor import taker_rate, usd_per_quote
+from core.execute.executor import taker_rate
+from core.execute.ledger import TradeLedger, dust_reason
 from core.execute.legs import LegRunner
 from core.execute.model import ZERO, LegOutcome, Trade, Venue
 from core.execute.pnl import account
 from core.feeds.pools import DexPool
-from core.journal import D, FillRecord, Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
+from core.journal import D, FillRecord, Journal, OrderRecord, OrderStatus, TradeStatus
 from core.risk import CircuitBreaker, Decision
 from core.settings import Settings
 
@@ -141,6 +134,7 @@ class OnChainTrader:
         self.runner: LegRunner = (
             executor.legs if executor is not None else LegRunner(journal, clock=clock)
         )
+        self.ledger = TradeLedger(journal, breaker, self.runner, publish, clock)
         self.active: dict[str, Trade] = {}
         self.finished: list[Trade] = []
         self._keys: set[tuple[str, str, str]] = set()
@@ -357,9 +351,7 @@ class OnChainTrader:
                 raise Refused(f"wallet holds {have} raw, the arbitrage needs {plan.amount_in}")
 
     def _refuse(self, opp: Opportunity, reason: str) -> TradeResult:
-        now = self.clock()
-        self.journal.record_opportunity(opp, "refused", reason, now)
-        self.publish(TradeRefused(opportunity_id=opp.id, reason=reason, at=now))
+        self.ledger.refuse(opp, reason)
         return TradeResult(False, f"refused: {reason}")
 
     # -- a trade's life --------------------------------------------------------------------
@@ -377,34 +369,13 @@ class OnChainTrader:
             sell_price=D(opp.sell_vwap),
             started_at=now,
         )
-        self.journal.record_opportunity(opp, "executing", "", now)
-        self.journal.insert_trade(
-            TradeRecord(
-                id=trade.id,
-                opportunity_id=opp.id,
-                symbol=trade.symbol,
-                buy_venue=trade.buy_venue,
-                sell_venue=trade.sell_venue,
-                amount=amount,
-                status=TradeStatus.SENDING,
-                started_at=now,
-            )
-        )
+        self.ledger.start(trade, self._register)
+        return trade
+
+    def _register(self, trade: Trade) -> None:
         self.active[trade.id] = trade
         if self.executor is not None:
             self.executor.active[trade.id] = trade
-        self.publish(
-            TradeStarted(
-                trade_id=trade.id,
-                opportunity_id=opp.id,
-                symbol=trade.symbol,
-                buy_venue=trade.buy_venue,
-                sell_venue=trade.sell_venue,
-                amount=amount,
-                at=now,
-            )
-        )
-        return trade
 
     def _order(
         self,
@@ -418,67 +389,10 @@ class OnChainTrader:
         price: str | None,
     ) -> OrderRecord:
         """Journal an order (committed) and say it is being sent."""
-        unwinds = sum(o.role == "unwind" for o in trade.orders.values())
-        suffix = role[0] if role != "unwind" else f"u{unwinds + 1}"
-        record = self.runner.new_order(
-            client_order_id=f"arb-{trade.id}-{suffix}",
-            trade_id=trade.id,
-            role=role,
-            venue=venue,
-            symbol=symbol,
-            side=side,
-            type=type_,
-            amount=amount,
-            price=price,
-        )
-        trade.orders[record.client_order_id] = record
-        self.publish(
-            LegSent(
-                trade_id=trade.id,
-                role=role,
-                venue=venue,
-                side=side,
-                client_order_id=record.client_order_id,
-                amount=record.amount,
-                price=record.price,
-                at=record.created_at,
-            )
-        )
-        return record
+        return self.ledger.order(trade, role, venue, symbol, side, type_, amount, price)
 
     def _leg_done(self, trade: Trade, order: OrderRecord, fills: tuple[FillRecord, ...]) -> None:
-        trade.orders[order.client_order_id] = order
-        trade.fills.extend(fills)
-        now = self.clock()
-        if order.filled > 0:
-            self.publish(
-                LegFilled(
-                    trade_id=trade.id,
-                    role=order.role,
-                    venue=order.venue,
-                    client_order_id=order.client_order_id,
-                    filled=order.filled,
-                    average=order.average,
-                    fee=order.fee,
-                    status=str(order.status),
-                    at=now,
-                )
-            )
-        if order.filled == 0 or not order.status.final:
-            reason = order.error or f"{order.status}, nothing filled"
-            if not order.status.final:
-                reason = f"state unknown: {order.error}"
-            self.publish(
-                LegFailed(
-                    trade_id=trade.id,
-                    role=order.role,
-                    venue=order.venue,
-                    client_order_id=order.client_order_id,
-                    reason=reason,
-                    at=now,
-                )
-            )
-        self.publish(TradeUpdated(trade=trade.view(), at=now))
+        self.ledger.leg_done(trade, order, fills)
 
     def _gas_fee(self, result: TxResult, quote_symbol: str) -> tuple[Decimal, str]:
         """Gas paid, in quote at the current ETH price (and a note when no price is known)."""
@@ -624,24 +538,15 @@ class OnChainTrader:
             return exc
 
     def _record_slippage(self, trade: Trade, outcome: LegOutcome) -> None:
-        order = outcome.order
-        if order.average is None:
-            return
-        opp = trade.opportunity
-        if order.side == "buy":
-            slip = (float(order.average) / opp.buy_vwap - 1.0) * 10_000.0
-            within = order.price is None or order.average <= order.price
-        else:
-            slip = (1.0 - float(order.average) / opp.sell_vwap) * 10_000.0
-            within = order.price is None or order.average >= order.price
-        if within:  # at or inside our own limit: only tick rounding can exceed the bound
-            slip = min(slip, self.settings.thresholds.max_slippage_bps)
-        self.breaker.record_slippage(order.venue, slip, self.clock())
+        max_bps = self.settings.thresholds.max_slippage_bps
+        self.ledger.record_slippage(trade, outcome.order, max_bps)
 
     async def _flatten(self, trade: Trade, o: _CexDexOrder, base: str, quote: str) -> None:
         """Unwind the base imbalance between the legs with a CEX market order."""
         position = account(trade.orders.values(), base, quote).base_position
-        dust = self._dust_reason(o.exchange, o.cex_venue, o.cex_symbol, D(o.cex_price), position)
+        dust = dust_reason(
+            o.exchange, o.cex_venue, o.cex_symbol, str(abs(position)), D(o.cex_price)
+        )
         if position == 0 or dust is not None:
             return
         side = "sell" if position > 0 else "buy"
@@ -667,27 +572,6 @@ class OnChainTrader:
             o.exchange, record, timeout_s=self.settings.execution.leg_timeout_s
         )
         self._leg_done(trade, outcome.order, outcome.fills)
-
-    @staticmethod
-    def _dust_reason(
-        exchange: Venue, venue: str, symbol: str, price: Decimal, position: Decimal
-    ) -> str | None:
-        """Why `position` cannot be flattened on `venue` (below its amount step, minimum
-        amount or minimum notional), or None when it can be."""
-        try:
-            amount = D(exchange.amount_to_precision(symbol, str(abs(position))))
-        except Exception:  # noqa: BLE001 - ccxt raises InvalidOrder below the precision step
-            amount = ZERO
-        limits = exchange.market(symbol).get("limits") or {}
-        min_amount = (limits.get("amount") or {}).get("min")
-        min_cost = (limits.get("cost") or {}).get("min")
-        if amount <= 0:
-            return f"is below the amount step on {venue}"
-        if min_amount is not None and amount < D(min_amount):
-            return f"is below the minimum amount {min_amount} on {venue}"
-        if min_cost is not None and amount * price < D(min_cost):
-            return f"is below the minimum notional {min_cost} on {venue}"
-        return None
 
     # -- DEX-DEX ---------------------------------------------------------------------------
 
@@ -764,12 +648,6 @@ class OnChainTrader:
         books = account(trade.orders.values(), base, quote)
         # Gas of a transaction that reverted buys nothing but is paid all the same.
         wasted = sum((o.fee for o in trade.orders.values() if o.filled == 0), ZERO)
-        trade.realized_pnl = books.realized_pnl - wasted
-        trade.realized_pnl_usd = trade.realized_pnl * usd_per_quote(trade.opportunity)
-        trade.fees = books.fees + wasted
-        trade.volume = books.volume
-        trade.unwind_cost = books.unwind_cost
-        trade.residual = books.base_position
         notes = list(books.notes)
         orders = list(trade.orders.values())
         legs = [o for o in orders if o.role != "unwind"]
@@ -796,40 +674,9 @@ class OnChainTrader:
         if books.base_position != 0 and status is not TradeStatus.NEEDS_ATTENTION:
             trade.dust = books.base_position
             notes.append(f"dust {books.base_position} {base} (counted in the PnL)")
-        if trade.reason and trade.reason not in notes:
-            notes.append(trade.reason)
-        trade.status = status
-        trade.reason = "; ".join(notes)
-        trade.finished_at = self.clock()
-        self.journal.update_trade(
-            trade.id,
-            status,
-            trade.reason,
-            realized_pnl=trade.realized_pnl,
-            realized_pnl_usd=trade.realized_pnl_usd,
-            fees=trade.fees,
-            volume=trade.volume,
-            unwind_cost=trade.unwind_cost,
-            residual=trade.residual,
-            finished_at=trade.finished_at,
-        )
-        self.journal.record_opportunity(
-            trade.opportunity, str(status), trade.reason, trade.finished_at
-        )
-        ok = status is TradeStatus.COMPLETED
-        self.breaker.record_trade(
-            decision, ok, trade.realized_pnl_usd, failed_venues, trade.finished_at
-        )
-        self._close(trade)
-        self.publish(
-            TradeFinished(
-                trade_id=trade.id,
-                status=str(status),
-                realized_pnl=trade.realized_pnl,
-                fees=trade.fees,
-                reason=trade.reason,
-                at=trade.finished_at,
-            )
+        realized, fees = books.realized_pnl - wasted, books.fees + wasted
+        self.ledger.finish(
+            trade, decision, books, realized, fees, status, notes, failed_venues, self._close
         )
 
     def _is_dust(self, trade: Trade, position: Decimal) -> bool:
@@ -840,42 +687,24 @@ class OnChainTrader:
         if not cex or exchange is None:
             return False
         price = cex[0].price or ZERO
-        return self._dust_reason(exchange, cex[0].venue, cex[0].symbol, price, position) is not None
+        venue, symbol = cex[0].venue, cex[0].symbol
+        return dust_reason(exchange, venue, symbol, str(abs(position)), price) is not None
 
     def _abort(self, trade: Trade, decision: Decision, exc: BaseException) -> None:
         """A bug or a cancellation mid-trade: never silent, never dropped."""
         if trade.id not in self.active:
             return
-        trade.status = TradeStatus.NEEDS_ATTENTION
-        trade.reason = f"stopped mid-trade ({type(exc).__name__}: {exc}); check the chain and venue"
-        trade.finished_at = self.clock()
-        with contextlib.suppress(Exception):
-            self.journal.update_trade(
-                trade.id, trade.status, trade.reason, finished_at=trade.finished_at
-            )
-        self.breaker.record_trade(
-            decision, False, ZERO, (trade.buy_venue, trade.sell_venue), trade.finished_at
-        )
-        self._close(trade)
-        self.publish(
-            TradeFinished(
-                trade_id=trade.id,
-                status=str(trade.status),
-                realized_pnl=ZERO,
-                fees=ZERO,
-                reason=trade.reason,
-                at=trade.finished_at,
-            )
-        )
+        why = f"stopped mid-trade ({type(exc).__name__}: {exc}); check the chain and venue"
+        self.ledger.abort(trade, decision, why, self._close)
 
-    def _close(self, trade: Trade) -> None:
+    def _close(self, trade: Trade, _ok: bool) -> None:
         self.active.pop(trade.id, None)
         self.finished.append(trade)
         del self.finished[:-500]
         if self.executor is not None:
             self.executor.active.pop(trade.id, None)
             self.executor.finished.append(trade)
-        self.publish(TradeUpdated(trade=trade.view(), at=trade.finished_at or self.clock()))
+        self.ledger.closed(trade)
 
     @staticmethod
     def _summary(trade: Trade) -> str:

@@ -204,9 +204,10 @@ class TradeLedger:
         self.publish(TradeUpdated(trade=trade.view(), at=now))
 
     def record_slippage(
-        self, trade: Trade, order: OrderRecord, max_slippage_bps: float, now: float
+        self, trade: Trade, order: OrderRecord, max_slippage_bps: float, now: float | None = None
     ) -> None:
-        """A leg's slippage against the detected VWAP, in bps, to the breaker."""
+        """A leg's slippage against the detected VWAP, in bps, to the breaker (at `now`, or
+        the clock's time)."""
         if order.average is None:
             return
         opp = trade.opportunity
@@ -218,7 +219,7 @@ class TradeLedger:
             within = order.price is None or order.average >= order.price
         if within:  # at or inside our own limit: only tick rounding can exceed the bound
             slip = min(slip, max_slippage_bps)
-        self.breaker.record_slippage(order.venue, slip, now)
+        self.breaker.record_slippage(order.venue, slip, self.clock() if now is None else now)
 
     def finish(
         self,
