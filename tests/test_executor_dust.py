@@ -9,39 +9,36 @@ sells. PnL is checked exactly against the venues' own decimal strings.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import ccxt.pro
 import pytest
 
 from core.book import OrderBook
 from core.bus import EventBus
-from core.detect.model import Opportunity, new_opportunity_id
+from core.detect.model import Opportunity
 from core.execute.executor import Executor
 from core.execute.model import TradeView
 from core.feeds.sim.market import SimMarket
 from core.journal import Journal, TradeStatus
-from core.risk import CircuitBreaker
-from core.settings import (
-    ExecutionSettings,
-    RiskSettings,
-    SimSettings,
-    ThresholdSettings,
-    VenueKind,
-    VenueSettings,
+from tests.executor_support import (
+    BIN,
+    CHEAP,
+    SYMBOL,
+    book_opportunity,
+    make_executor,
+    refresh_sim_and_binance,
+    sim_and_binance,
 )
 from tests.fakes.binance import FakeBinance
-from tests.fakes.binance_extra import ExtraDesk, fake_binance_extra
+from tests.fakes.binance_extra import ExtraDesk
 
 pytestmark = pytest.mark.timeout(30)
 
-SYMBOL = "BTC/USDT"
-SIM, BIN = "simex", "binance"
+SIM = CHEAP
 ZERO = Decimal(0)
 
 
@@ -60,35 +57,13 @@ class Rig:
         return self.fake.desk
 
     def refresh_books(self) -> None:
-        now = time.time()
-        sim = self.market.book(SIM, SYMBOL)
-        self.books[SYMBOL][SIM].apply_snapshot(sim.bids, sim.asks, received_at=now)
-        bids, asks = self.fake.books[SYMBOL].levels()
-        self.books[SYMBOL][BIN].apply_snapshot(bids, asks, received_at=now)
+        refresh_sim_and_binance(self.books, self.market, self.fake)
 
     def opportunity(self, size: float) -> Opportunity:
         """Buy on binance (cheaper), sell on the sim venue."""
         self.refresh_books()
-        buy_vwap, _ = self.books[SYMBOL][BIN].vwap_for_quantity(True, size)
-        sell_vwap, _ = self.books[SYMBOL][SIM].vwap_for_quantity(False, size)
-        gross = (sell_vwap - buy_vwap) * size
-        fees = (buy_vwap + sell_vwap) * size * 0.001
-        now = time.time()
-        return Opportunity(
-            id=new_opportunity_id(),
-            symbol=SYMBOL,
-            buy_venue=BIN,
-            sell_venue=SIM,
-            size=size,
-            buy_vwap=buy_vwap,
-            sell_vwap=sell_vwap,
-            gross_profit=gross,
-            fees=fees,
-            net_profit=gross - fees,
-            net_bps=(gross - fees) / (buy_vwap * size) * 1e4,
-            net_profit_usd=gross - fees,
-            detected_at=now,
-            expires_at=now + 10.0,
+        return book_opportunity(
+            self.books[SYMBOL], BIN, SIM, size, lambda b, s: (b + s) * size * 0.001, 10.0
         )
 
     async def trade(self, size: float) -> TradeView:
@@ -122,47 +97,25 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    venues = [VenueSettings(name=SIM, kind=VenueKind.SIM, taker_fee_bps=10.0, symbols=[SYMBOL])]
-    market = SimMarket(
-        SimSettings(seed=3, latency_ms=5, dislocation_rate_per_min=0.0),
-        venues,
-        start_ms=1_700_000_000_000,
-    )
-    market.step()
-    sim_bid = market.book(SIM, SYMBOL).bids[0][0]
     # The fake Binance trades 80 bps below the sim venue: buy on binance, sell on the sim.
+    def price(market: SimMarket) -> float:
+        return round(market.book(SIM, SYMBOL).bids[0][0] * 0.992)
+
     balances = {"USDT": 1_000_000.0, "BTC": 10.0}
-    async with fake_binance_extra(
-        symbols={SYMBOL: round(sim_bid * 0.992)}, balances=balances
-    ) as fake:
-        fake.frozen = True
-        binance = ccxt.pro.binance(fake.ccxt_options(keys=True))
-        try:
-            await binance.load_markets()
-            books = {SYMBOL: {SIM: OrderBook(SIM, SYMBOL), BIN: OrderBook(BIN, SYMBOL)}}
-            journal = Journal(tmp_path / "journal.sqlite3")
-            bus = EventBus()
-            thresholds = ThresholdSettings(
-                min_profit_bps=1.0, min_profit_usd=0.01, max_slippage_bps=30.0
-            )
-            risk = RiskSettings()
-            breaker = CircuitBreaker(risk, thresholds, journal=journal, bus=bus)
-            executor = Executor(
-                ExecutionSettings(leg_timeout_s=0.5),
-                risk,
-                thresholds,
-                exchanges={SIM: market.exchange(SIM), BIN: binance},
-                books=books,
-                journal=journal,
-                breaker=breaker,
-                bus=bus,
-                poll_interval_s=0.02,
-                unknown_order_grace_s=1.0,
-            )
-            yield Rig(fake, binance, market, books, journal, executor)
-            journal.close()
-        finally:
-            await binance.close()
+    async with sim_and_binance(5, price, balances=balances) as (market, fake, binance):
+        books = {SYMBOL: {SIM: OrderBook(SIM, SYMBOL), BIN: OrderBook(BIN, SYMBOL)}}
+        journal = Journal(tmp_path / "journal.sqlite3")
+        _, executor = make_executor(
+            {SIM: market.exchange(SIM), BIN: binance},
+            books,
+            journal,
+            EventBus(),
+            leg_timeout_s=0.5,
+            poll_interval_s=0.02,
+            unknown_order_grace_s=1.0,
+        )
+        yield Rig(fake, binance, market, books, journal, executor)
+        journal.close()
 
 
 def leg(trade: TradeView, role: str) -> Any:

@@ -18,12 +18,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import ccxt.pro
 import pytest
 
 from core.book import OrderBook
 from core.bus import EventBus
-from core.detect.model import Opportunity, new_opportunity_id
+from core.detect.model import Opportunity
 from core.events import Event, KillSwitchToggled
 from core.execute.executor import Executor, Refused
 from core.execute.legs import LegRunner
@@ -32,21 +31,21 @@ from core.execute.reconcile import reconcile
 from core.feeds.sim.market import SimMarket
 from core.journal import Journal, OrderStatus, TradeRecord, TradeStatus
 from core.risk import CircuitBreaker
-from core.settings import (
-    ExecutionSettings,
-    RiskSettings,
-    SimSettings,
-    ThresholdSettings,
-    VenueKind,
-    VenueSettings,
+from tests.executor_support import (
+    BIN,
+    CHEAP,
+    SYMBOL,
+    book_opportunity,
+    make_executor,
+    refresh_sim_and_binance,
+    sim_and_binance,
 )
 from tests.fakes.binance import FakeBinance
-from tests.fakes.binance_extra import ExtraDesk, fake_binance_extra
+from tests.fakes.binance_extra import ExtraDesk
 
 pytestmark = pytest.mark.timeout(30)
 
-SYMBOL = "BTC/USDT"
-SIM, BIN = "simex", "binance"
+SIM = CHEAP
 ZERO = Decimal(0)
 
 
@@ -67,34 +66,12 @@ class LiveRig:
         return self.fake.desk
 
     def refresh_books(self) -> None:
-        now = time.time()
-        sim = self.market.book(SIM, SYMBOL)
-        self.books[SYMBOL][SIM].apply_snapshot(sim.bids, sim.asks, received_at=now)
-        bids, asks = self.fake.books[SYMBOL].levels()
-        self.books[SYMBOL][BIN].apply_snapshot(bids, asks, received_at=now)
+        refresh_sim_and_binance(self.books, self.market, self.fake)
 
     def opportunity(self, size: float) -> Opportunity:
         self.refresh_books()
-        buy_vwap, _ = self.books[SYMBOL][SIM].vwap_for_quantity(True, size)
-        sell_vwap, _ = self.books[SYMBOL][BIN].vwap_for_quantity(False, size)
-        gross = (sell_vwap - buy_vwap) * size
-        fees = (buy_vwap + sell_vwap) * size * 0.001
-        now = time.time()
-        return Opportunity(
-            id=new_opportunity_id(),
-            symbol=SYMBOL,
-            buy_venue=SIM,
-            sell_venue=BIN,
-            size=size,
-            buy_vwap=buy_vwap,
-            sell_vwap=sell_vwap,
-            gross_profit=gross,
-            fees=fees,
-            net_profit=gross - fees,
-            net_bps=(gross - fees) / (buy_vwap * size) * 1e4,
-            net_profit_usd=gross - fees,
-            detected_at=now,
-            expires_at=now + 10.0,
+        return book_opportunity(
+            self.books[SYMBOL], SIM, BIN, size, lambda b, s: (b + s) * size * 0.001, 10.0
         )
 
     async def trade(self, size: float) -> TradeView:
@@ -137,46 +114,27 @@ class LiveRig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[LiveRig]:
-    venues = [VenueSettings(name=SIM, kind=VenueKind.SIM, taker_fee_bps=10.0, symbols=[SYMBOL])]
-    market = SimMarket(
-        SimSettings(seed=3, latency_ms=20, dislocation_rate_per_min=0.0),
-        venues,
-        start_ms=1_700_000_000_000,
-    )
-    market.step()
-    sim_ask = market.book(SIM, SYMBOL).asks[0][0]
     # The fake Binance trades 80 bps above the sim venue: buy on the sim, sell on binance.
-    async with fake_binance_extra(symbols={SYMBOL: round(sim_ask * 1.008)}) as fake:
-        fake.frozen = True  # its book holds still between our snapshot and our orders
-        binance = ccxt.pro.binance(fake.ccxt_options(keys=True))
-        try:
-            await binance.load_markets()
-            books = {SYMBOL: {SIM: OrderBook(SIM, SYMBOL), BIN: OrderBook(BIN, SYMBOL)}}
-            journal = Journal(tmp_path / "journal.sqlite3")
-            bus = EventBus()
-            thresholds = ThresholdSettings(
-                min_profit_bps=1.0, min_profit_usd=0.01, max_slippage_bps=30.0
-            )
-            risk = RiskSettings()
-            breaker = CircuitBreaker(risk, thresholds, journal=journal, bus=bus)
-            executor = Executor(
-                ExecutionSettings(leg_timeout_s=0.3),
-                risk,
-                thresholds,
-                exchanges={SIM: market.exchange(SIM), BIN: binance},
-                books=books,
-                journal=journal,
-                breaker=breaker,
-                bus=bus,
-                poll_interval_s=0.02,
-                unknown_order_grace_s=3.0,
-            )
-            live = LiveRig(fake, binance, market, books, journal, breaker, executor)
-            bus.listen(live.events.append)
-            live.refresh_books()
-            yield live
-        finally:
-            await binance.close()
+    def price(market: SimMarket) -> float:
+        return round(market.book(SIM, SYMBOL).asks[0][0] * 1.008)
+
+    async with sim_and_binance(20, price) as (market, fake, binance):
+        books = {SYMBOL: {SIM: OrderBook(SIM, SYMBOL), BIN: OrderBook(BIN, SYMBOL)}}
+        journal = Journal(tmp_path / "journal.sqlite3")
+        bus = EventBus()
+        breaker, executor = make_executor(
+            {SIM: market.exchange(SIM), BIN: binance},
+            books,
+            journal,
+            bus,
+            leg_timeout_s=0.3,
+            poll_interval_s=0.02,
+            unknown_order_grace_s=3.0,
+        )
+        live = LiveRig(fake, binance, market, books, journal, breaker, executor)
+        bus.listen(live.events.append)
+        live.refresh_books()
+        yield live
 
 
 def leg(trade: TradeView, role: str) -> Any:
