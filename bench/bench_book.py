@@ -93,6 +93,16 @@ def batched_median_ns(run_batch: Callable[[int], None], batches: int) -> float:
     return statistics.median(samples)
 
 
+def top20_median_ns(top: Callable[[int], object]) -> float:
+    """Median per-call time of `top(20)` (both sides), in ns."""
+
+    def top20(_: int) -> None:
+        for _ in range(BATCH):
+            top(20)
+
+    return batched_median_ns(top20, 300)
+
+
 def bench_ours(deltas: list[tuple[bool, float, float]]) -> dict[str, float]:
     bids, asks = seed_levels()
     book = OrderBook("bench", "BTC/USDT")
@@ -121,16 +131,10 @@ def bench_ours(deltas: list[tuple[bool, float, float]]) -> dict[str, float]:
             best_bid()
             best_ask()
 
-    top = book.top
-
-    def top20(_: int) -> None:
-        for _ in range(BATCH):
-            top(20)
-
     return {
         "per_delta": per_delta,
         "delta_best": batched_median_ns(delta_and_best, 3000),
-        "top20": batched_median_ns(top20, 300),
+        "top20": top20_median_ns(book.top),
         "depth": float(sum(book.depth())),
     }
 
@@ -162,16 +166,10 @@ def bench_sorted(deltas: list[tuple[bool, float, float]]) -> dict[str, float]:
             best_bid()
             best_ask()
 
-    top = book.top
-
-    def top20(_: int) -> None:
-        for _ in range(BATCH):
-            top(20)
-
     return {
         "per_delta": per_delta,
         "delta_best": batched_median_ns(delta_and_best, 3000),
-        "top20": batched_median_ns(top20, 300),
+        "top20": top20_median_ns(book.top),
     }
 
 
