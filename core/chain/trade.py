@@ -24,7 +24,6 @@ parity, the detector's stated assumption), so one trade's legs share a base and 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -357,42 +356,12 @@ class OnChainTrader:
     # -- a trade's life --------------------------------------------------------------------
 
     def _start(self, opp: Opportunity, amount: Decimal) -> Trade:
-        now = self.clock()
-        trade = Trade(
-            id=secrets.token_hex(6),
-            opportunity=opp,
-            symbol=opp.symbol,
-            buy_venue=opp.buy_venue,
-            sell_venue=opp.sell_venue,
-            amount=amount,
-            buy_price=D(opp.buy_vwap),
-            sell_price=D(opp.sell_vwap),
-            started_at=now,
-        )
-        self.ledger.start(trade, self._register)
-        return trade
+        return self.ledger.start(opp, amount, D(opp.buy_vwap), D(opp.sell_vwap), self._register)
 
     def _register(self, trade: Trade) -> None:
         self.active[trade.id] = trade
         if self.executor is not None:
             self.executor.active[trade.id] = trade
-
-    def _order(
-        self,
-        trade: Trade,
-        role: str,
-        venue: str,
-        symbol: str,
-        side: str,
-        type_: str,
-        amount: str,
-        price: str | None,
-    ) -> OrderRecord:
-        """Journal an order (committed) and say it is being sent."""
-        return self.ledger.order(trade, role, venue, symbol, side, type_, amount, price)
-
-    def _leg_done(self, trade: Trade, order: OrderRecord, fills: tuple[FillRecord, ...]) -> None:
-        self.ledger.leg_done(trade, order, fills)
 
     def _gas_fee(self, result: TxResult, quote_symbol: str) -> tuple[Decimal, str]:
         """Gas paid, in quote at the current ETH price (and a note when no price is known)."""
@@ -470,7 +439,7 @@ class OnChainTrader:
         planned = o.expected_out if o.dex_side == "buy" else o.amount_in
         dex_role = "buy" if trade.buy_venue == o.pool.venue else "sell"
         cex_role = "sell" if dex_role == "buy" else "buy"
-        dex_rec = self._order(
+        dex_rec = self.ledger.order(
             trade,
             dex_role,
             o.pool.venue,
@@ -480,7 +449,7 @@ class OnChainTrader:
             str(units(planned, o.base_decimals)),
             None,
         )
-        cex_rec = self._order(
+        cex_rec = self.ledger.order(
             trade,
             cex_role,
             o.cex_venue,
@@ -512,8 +481,8 @@ class OnChainTrader:
         dex_rec, dex_fills = self._tx_order(dex_rec, dex_result, filled, cost, fee, quote)
         if note:
             trade.reason = note
-        self._leg_done(trade, dex_rec, dex_fills)
-        self._leg_done(trade, cex_out.order, cex_out.fills)
+        self.ledger.leg_done(trade, dex_rec, dex_fills)
+        self.ledger.leg_done(trade, cex_out.order, cex_out.fills)
         self._record_slippage(trade, cex_out)
         if dex_rec.status.final and cex_out.known:
             await self._flatten(trade, o, base, quote)
@@ -565,13 +534,13 @@ class OnChainTrader:
                 at=self.clock(),
             )
         )
-        record = self._order(
+        record = self.ledger.order(
             trade, "unwind", o.cex_venue, o.cex_symbol, side, "market", amount, None
         )
         outcome = await self.runner.run(
             o.exchange, record, timeout_s=self.settings.execution.leg_timeout_s
         )
-        self._leg_done(trade, outcome.order, outcome.fills)
+        self.ledger.leg_done(trade, outcome.order, outcome.fills)
 
     # -- DEX-DEX ---------------------------------------------------------------------------
 
@@ -585,8 +554,10 @@ class OnChainTrader:
         quote = trade.symbol.partition("/")[2]
         mode = plan.funding.mode
         amount = str(units(plan.amount_mid, ydec))
-        buy_rec = self._order(trade, "buy", buy.venue, buy.symbol, "buy", mode, amount, None)
-        sell_rec = self._order(trade, "sell", sell.venue, sell.symbol, "sell", mode, amount, None)
+        buy_rec = self.ledger.order(trade, "buy", buy.venue, buy.symbol, "buy", mode, amount, None)
+        sell_rec = self.ledger.order(
+            trade, "sell", sell.venue, sell.symbol, "sell", mode, amount, None
+        )
         result = await self._try(self._send_arb(plan))
         y_bought = x_paid = y_sold = x_got = premium = 0
         self._mined(result, [buy, sell])
@@ -613,8 +584,8 @@ class OnChainTrader:
         sell_rec, sell_fills = self._tx_order(
             sell_rec, result, units(y_sold, ydec), units(x_got, xdec), gas, quote
         )
-        self._leg_done(trade, buy_rec, buy_fills)
-        self._leg_done(trade, sell_rec, sell_fills)
+        self.ledger.leg_done(trade, buy_rec, buy_fills)
+        self.ledger.leg_done(trade, sell_rec, sell_fills)
         return [] if sell_rec.status is OrderStatus.CLOSED else [buy.venue, sell.venue]
 
     async def _send_arb(self, plan: DexDexPlan) -> TxResult:

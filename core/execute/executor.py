@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -353,21 +352,14 @@ class Executor:
     # -- running a trade ---------------------------------------------------------------------
 
     def _start(self, opp: Any, plan: Plan) -> Trade:
-        now = self.clock()
-        trade = Trade(
-            id=secrets.token_hex(6),
-            opportunity=opp,
-            symbol=opp.symbol,
-            buy_venue=opp.buy_venue,
-            sell_venue=opp.sell_venue,
-            amount=D(plan.amount),
-            buy_price=D(plan.buy_price),
-            sell_price=D(plan.sell_price),
-            started_at=now,
+        return self.ledger.start(
+            opp,
+            D(plan.amount),
+            D(plan.buy_price),
+            D(plan.sell_price),
+            self._register,
             reason="resized to current depth" if plan.resized else "",
         )
-        self.ledger.start(trade, self._register)
-        return trade
 
     def _register(self, trade: Trade) -> None:
         self.active[trade.id] = trade

@@ -11,6 +11,7 @@ the executor), which venues failed, and the status and notes each derives from i
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -86,9 +87,30 @@ class TradeLedger:
         self.journal.record_opportunity(opportunity, "refused", reason, now)
         self.publish(TradeRefused(opportunity_id=opportunity.id, reason=reason, at=now))
 
-    def start(self, trade: Trade, register: Callable[[Trade], None]) -> None:
-        """Journal a new trade (`sending`), `register` it with the caller, announce it."""
-        opp, now = trade.opportunity, trade.started_at
+    def start(
+        self,
+        opp: Any,
+        amount: Decimal,
+        buy_price: Decimal,
+        sell_price: Decimal,
+        register: Callable[[Trade], None],
+        *,
+        reason: str = "",
+    ) -> Trade:
+        """A new trade on `opp`: journaled (`sending`), `register`ed with the caller, announced."""
+        now = self.clock()
+        trade = Trade(
+            id=secrets.token_hex(6),
+            opportunity=opp,
+            symbol=opp.symbol,
+            buy_venue=opp.buy_venue,
+            sell_venue=opp.sell_venue,
+            amount=amount,
+            buy_price=buy_price,
+            sell_price=sell_price,
+            started_at=now,
+            reason=reason,
+        )
         self.journal.record_opportunity(opp, "executing", "", now)
         self.journal.insert_trade(
             TradeRecord(
@@ -115,6 +137,7 @@ class TradeLedger:
                 at=now,
             )
         )
+        return trade
 
     def order(
         self,
