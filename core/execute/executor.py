@@ -46,7 +46,7 @@ from core.execute.ledger import TradeLedger, dust_reason, usd_per_quote
 from core.execute.legs import UNKNOWN_GRACE_S, LegRunner
 from core.execute.model import ZERO, ExecutorStats, LegOutcome, Submission, Trade, TradeView, Venue
 from core.execute.pnl import Accounting, account
-from core.journal import D, Journal, OrderRecord, OrderStatus, TradeStatus
+from core.journal import D, Journal, OrderStatus, TradeStatus
 from core.risk import CircuitBreaker, Decision
 from core.settings import ExecutionSettings, RiskSettings, ThresholdSettings
 
@@ -369,11 +369,25 @@ class Executor:
         self, trade: Trade, plan: Plan, decision: Decision, sent: asyncio.Future[None]
     ) -> Trade:
         try:
-            buy = self._journal_order(
-                trade, "buy", trade.buy_venue, "buy", "limit", plan.amount, plan.buy_price
+            buy = self.ledger.order(
+                trade,
+                "buy",
+                trade.buy_venue,
+                trade.symbol,
+                "buy",
+                "limit",
+                plan.amount,
+                plan.buy_price,
             )
-            sell = self._journal_order(
-                trade, "sell", trade.sell_venue, "sell", "limit", plan.amount, plan.sell_price
+            sell = self.ledger.order(
+                trade,
+                "sell",
+                trade.sell_venue,
+                trade.symbol,
+                "sell",
+                "limit",
+                plan.amount,
+                plan.sell_price,
             )
             timeout = self.execution.leg_timeout_s
             ioc = {"timeInForce": "IOC"}
@@ -395,18 +409,6 @@ class Executor:
             self._abort(trade, decision, exc)
             raise
         return trade
-
-    def _journal_order(
-        self,
-        trade: Trade,
-        role: str,
-        venue: str,
-        side: str,
-        type_: str,
-        amount: str,
-        price: str | None,
-    ) -> OrderRecord:
-        return self.ledger.order(trade, role, venue, trade.symbol, side, type_, amount, price)
 
     def _leg_done(self, trade: Trade, outcome: LegOutcome) -> None:
         self.ledger.leg_done(
@@ -443,7 +445,9 @@ class Executor:
                 at=self.clock(),
             )
         )
-        record = self._journal_order(trade, "unwind", venue, side, "market", amount, None)
+        record = self.ledger.order(
+            trade, "unwind", venue, trade.symbol, side, "market", amount, None
+        )
         outcome = await self.legs.run(exchange, record, timeout_s=self.execution.leg_timeout_s)
         self._leg_done(trade, outcome)
 
