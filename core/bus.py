@@ -66,6 +66,8 @@ class EventBus:
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
         self._listeners: list[Listener] = []
+        self._pending: deque[Event] = deque()
+        self._delivering = False
 
     def subscribe(self, *types: type[Event], maxlen: int = 100_000) -> Subscription:
         sub = Subscription(self, types, maxlen)
@@ -81,7 +83,18 @@ class EventBus:
         self._listeners.append(listener)
 
     def publish(self, event: Event) -> None:
-        for listener in self._listeners:
-            listener(event)
-        for sub in self._subscriptions:
-            sub.offer(event)
+        """Deliver in publish order: an event a listener publishes while handling another
+        (the breaker reacting to a stale feed) is queued and delivered after its cause."""
+        self._pending.append(event)
+        if self._delivering:
+            return
+        self._delivering = True
+        try:
+            while self._pending:
+                current = self._pending.popleft()
+                for sub in self._subscriptions:
+                    sub.offer(current)
+                for listener in self._listeners:
+                    listener(current)
+        finally:
+            self._delivering = False

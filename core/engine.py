@@ -38,7 +38,7 @@ from core.events import (
     OpportunityFound,
 )
 from core.execute.executor import Executor
-from core.execute.model import TradeView
+from core.execute.model import Submission, TradeView
 from core.execute.paper import PaperExchange
 from core.execute.reconcile import reconcile
 from core.feeds.feedset import FeedSet
@@ -100,6 +100,7 @@ class Engine:
         self.settings = settings
         self._passphrase_provider = passphrase_provider
         self._keys: KeyStore | None = None
+        self._trading = False
         self.clock = clock
         self.bus = EventBus()
         self.venues: list[str] = [v.name for v in settings.venues]
@@ -137,6 +138,7 @@ class Engine:
 
     async def start(self, *, trading: bool = True) -> None:
         """Start feeds and detection; with `trading`, also the journal, risk and executor."""
+        self._trading = trading
         self.started_at = self.clock()
         # ccxt's websocket callbacks can fail outside any task (e.g. broken JSON from a venue):
         # route those to the log file instead of asyncio printing over the console.
@@ -171,7 +173,7 @@ class Engine:
         )
         self.bus.listen(self.breaker.on_event)
         order_venues = self._order_venues()
-        self.executor = Executor(
+        executor = Executor(
             settings.execution,
             settings.risk,
             settings.thresholds,
@@ -183,8 +185,10 @@ class Engine:
             clock=self.clock,
             unknown_order_grace_s=settings.execution.unknown_order_grace_s,
         )
-        # Orders a previous run left open are settled with their venues before any new trade.
+        # Orders a previous run left open are settled with their venues before any new trade:
+        # the executor becomes visible (to approve and auto mode) only after reconciliation.
         report = await reconcile(self.journal, order_venues, clock=self.clock)
+        self.executor = executor
         for trade in report.trades:
             self._message(
                 "WARNING", f"trade {trade.id} was in flight at the last exit: needs attention"
@@ -228,9 +232,12 @@ class Engine:
         return self.books.get(symbol, {}).get(venue)
 
     async def stop(self) -> None:
-        if not self._running and not self._tasks:
+        started = self._feeds is not None or self.journal is not None or self._tasks
+        if not started:
             return
         self._running = False
+        if self.executor is not None:
+            self.executor.stop_accepting()  # no new trades from here on, whatever stops first
         # On-chain trades finish first (OnChain.stop waits for them; their CEX legs still need
         # the venues), then the CEX executor drains, then the feeds go.
         await self._stop_lending()
@@ -249,9 +256,11 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        self._feeds = None
         if self.journal is not None:
             self.journal.flush()
             self.journal.close()
+            self.journal = None
         self._message("INFO", "engine stopped")
 
     # -- Aave v3 liquidations: see core.lending.service --------------------------------------
@@ -331,7 +340,11 @@ class Engine:
             for opportunity in service.opportunities():
                 if not self.breaker.check((LIQUIDATION_VENUE,), None).allowed:
                     break
-                self._message("INFO", await self._liquidate(opportunity.id, "auto"))
+                try:
+                    self._message("INFO", await self._liquidate(opportunity.id, "auto"))
+                except Exception as exc:  # an RPC error must not end auto-liquidation
+                    logger.exception("auto liquidation failed")
+                    self._message("WARNING", f"auto: liquidation {opportunity.id} failed: {exc}")
 
     async def _liquidate(self, opportunity_id: str, how: str) -> str:
         assert self.lending is not None
@@ -432,7 +445,17 @@ class Engine:
         return f"{how}: {opportunity.symbol} {'completed' if ok else 'not completed'}: {text}"
 
     def _spawn(self, coro: Any, name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=name))
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._task_ended)
+        self._tasks.append(task)
+
+    def _task_ended(self, task: asyncio.Task[Any]) -> None:
+        """A background loop that dies is said out loud, never lost until stop()."""
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        logger.opt(exception=exc).error("engine task {} died", task.get_name())
+        self._message("ERROR", f"engine task {task.get_name()} stopped: {exc!r}")
 
     # -- market data → detection -----------------------------------------------------------
 
@@ -470,9 +493,12 @@ class Engine:
     def _auto_allowed(self, opportunity: Opportunity) -> bool:
         """Auto mode leaves an opportunity on the board while the breaker would refuse it, so
         a persisting spread does not become a stream of refusals."""
-        if self.executor is None or self.breaker is None or not self.executor.accepting:
+        if not self._running or self.executor is None or self.breaker is None:
             return False
-        if self.in_flight() >= self.settings.risk.max_concurrent_trades:
+        if not self.executor.accepting:
+            return False
+        # Submits still starting count too: one sweep can find several routes at once.
+        if self.in_flight() + len(self._submits) >= self.settings.risk.max_concurrent_trades:
             return False
         if self._auto_cooldown.get(opportunity.key, 0.0) > self.clock():
             return False
@@ -483,7 +509,11 @@ class Engine:
         if self.onchain is not None and self.onchain.handles(opportunity):
             return await self._submit_onchain(opportunity, how)
         assert self.executor is not None
-        submission = await self.executor.submit(opportunity)
+        try:
+            submission = await self.executor.submit(opportunity)
+        except Exception as exc:  # a venue helper raising must not lose the opportunity silently
+            logger.exception("submit failed for {}", opportunity.id)
+            submission = Submission(False, f"error: {type(exc).__name__}: {exc}", None)
         status = "executed" if submission.accepted else "refused"
         if self.journal is not None:
             self.journal.record_opportunity(opportunity, status, submission.reason, at=self.clock())
@@ -500,7 +530,11 @@ class Engine:
     async def _sweep_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.detector.sweep_interval_ms / 1000)
-            self.sweep()
+            try:
+                self.sweep()
+            except Exception as exc:  # expiry and on-chain scans must keep running
+                logger.exception("detector sweep failed")
+                self._message("ERROR", f"detector sweep failed: {exc!r}")
 
     def sweep(self) -> None:
         """One full detector sweep plus opportunity expiry (also called by tests)."""
@@ -609,7 +643,11 @@ class Engine:
             return f"opportunity {opportunity_id} is no longer pending"
         self.bus.publish(OpportunityExpired(opportunity_id, "approved", at=self.clock()))
         if self.executor is None:
+            if self._trading:
+                return "trading starts once the last run's open orders are reconciled"
             return "trading is not running (scan mode)"
+        if not self._running:
+            return "the engine is stopping: no new trades"
         return await self._submit(opportunity, "approved")
 
     def reject(self, opportunity_id: str) -> None:
@@ -637,6 +675,19 @@ class Engine:
             self.breaker.resume()
         self._message("INFO", "trading resumed")
 
+    def _propagate(self, path: str, value: Any) -> None:
+        """The few settings that components copied at start-up follow a live edit too."""
+        if path == "detector.max_levels":
+            self.detector.max_levels = value
+        elif path == "thresholds.stale_after_ms":
+            if self._feeds is not None:
+                self._feeds.set_stale_after(value / 1000)
+            for venue in self.executor.exchanges.values() if self.executor else ():
+                if isinstance(venue, PaperExchange):
+                    venue.stale_after_s = value / 1000
+        elif path == "execution.unknown_order_grace_s" and self.executor is not None:
+            self.executor.legs.unknown_grace_s = value
+
     def set_theme(self, name: str) -> None:
         """Remember the console theme (written to settings.toml)."""
         self.settings.ui.theme = name
@@ -649,6 +700,7 @@ class Engine:
     def update_setting(self, path: str, raw: Any, *, write: bool = True) -> SettingChange:
         """Validate + apply live + write back; raises SettingsError and changes nothing."""
         change = apply_setting(self.settings, path, raw, write=write)
+        self._propagate(path, change.new)
         if self.journal is not None:
             self.journal.record_setting_change(path, change.old, change.new, self.clock())
         self._message("INFO", f"setting {path}: {change.old!r} -> {change.new!r}")

@@ -22,6 +22,9 @@ from core.settings import Settings, SettingsError, format_validation_error
 # a limit). Venue lists, mode and paths need a restart and are edited in the file.
 EDITABLE_SECTIONS = ("thresholds", "risk", "execution", "detector")
 _SCALARS = (bool, int, float, str)
+# Switched with their own key and confirmation (`A` asks in live mode), for the session only;
+# the editor must not offer a way around that.
+SESSION_ONLY = frozenset({"execution.auto_execute"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,8 @@ def editable_fields(settings: Settings) -> list[EditableField]:
             ann = info.annotation
             if ann not in _SCALARS:  # maps and lists are edited in the file, not one-line inputs
                 continue
+            if not _editor_may_show(f"{section_name}.{name}"):
+                continue
             fields.append(
                 EditableField(
                     path=f"{section_name}.{name}",
@@ -68,6 +73,10 @@ def _split(path: str) -> tuple[str, str]:
     if section not in EDITABLE_SECTIONS or not name:
         raise SettingsError(path, [f"{path} = ?: not a live-editable setting"])
     return section, name
+
+
+def _editor_may_show(path: str) -> bool:
+    return path not in SESSION_ONLY
 
 
 def validate_setting(settings: Settings, path: str, raw: Any) -> Any:
@@ -90,16 +99,25 @@ def validate_setting(settings: Settings, path: str, raw: Any) -> Any:
 
 
 def apply_setting(settings: Settings, path: str, raw: Any, *, write: bool = True) -> SettingChange:
-    """Validate, apply to the live settings object, and write back to settings.toml."""
+    """Validate, write back to settings.toml, then apply to the live settings object.
+
+    The file is written first: if it cannot be (disk, permissions, a half-edited file that no
+    longer parses), SettingsError is raised and the running value stays as it was.
+    """
     value = validate_setting(settings, path, raw)
     section_name, name = _split(path)
     section = getattr(settings, section_name)
     old = getattr(section, name)
-    setattr(section, name, value)
     written = None
     if write and settings.toml_path is not None:
-        write_toml_value(settings.toml_path, section_name, name, value)
+        try:
+            write_toml_value(settings.toml_path, section_name, name, value)
+        except (OSError, ValueError, tomlkit.exceptions.TOMLKitError) as exc:
+            raise SettingsError(
+                path, [f"{path} = {raw!r}: not saved to {settings.toml_path}: {exc}"]
+            ) from exc
         written = settings.toml_path
+    setattr(section, name, value)
     return SettingChange(path=path, old=old, new=value, written_to=written)
 
 

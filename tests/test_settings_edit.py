@@ -42,11 +42,11 @@ def test_valid_edit_applies_live_and_keeps_the_file_layout(repo_copy: Path) -> N
 
 def test_edits_of_other_types_round_trip(repo_copy: Path) -> None:
     settings = load_settings(repo_copy)
-    apply_setting(settings, "execution.auto_execute", "true")
+    apply_setting(settings, "execution.cancel_on_kill", "false")
     apply_setting(settings, "risk.max_concurrent_trades", "4")
     apply_setting(settings, "detector.sweep_interval_ms", 250)
     reread = load_settings(repo_copy)
-    assert reread.execution.auto_execute is True
+    assert reread.execution.cancel_on_kill is False
     assert reread.risk.max_concurrent_trades == 4
     assert reread.detector.sweep_interval_ms == 250
 
@@ -135,3 +135,19 @@ def test_editable_fields_describe_every_live_setting() -> None:
     assert "execution.unknown_order_grace_s" in fields
     assert all(f.description for f in fields.values())
     assert not any(p.startswith(("feeds.", "venues", "mode")) for p in fields)
+
+
+def test_auto_execute_is_not_offered_by_the_editor() -> None:
+    """`A` (with its live-mode confirmation) is the only switch; the editor can't bypass it."""
+    paths = {f.path for f in editable_fields(Settings())}
+    assert "execution.auto_execute" not in paths
+    assert "thresholds.min_profit_bps" in paths
+
+
+def test_a_settings_file_that_cannot_be_written_changes_nothing(repo_copy: Path) -> None:
+    settings = load_settings(repo_copy)
+    repo_copy.write_text(repo_copy.read_text(encoding="utf-8") + "\n[broken\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        apply_setting(settings, "thresholds.min_profit_bps", "0")
+    assert "not saved" in caught.value.problems[0]
+    assert settings.thresholds.min_profit_bps == 3.0

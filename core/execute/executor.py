@@ -579,6 +579,10 @@ class Executor:
         self.journal.flush()
         return [t.id for t in self.active.values()]
 
+    def stop_accepting(self) -> None:
+        """Refuse new trades from now on (shutdown); trades in flight carry on."""
+        self._accepting = False
+
     def resume_accepting(self) -> None:
         self._accepting = True
 

@@ -43,7 +43,7 @@ class PaperExchange:
     ) -> None:
         self._exchange = exchange
         self._books = books
-        self._stale_after_s = stale_after_s
+        self.stale_after_s = stale_after_s
         self._clock = clock
         self.id: str = exchange.id
         self.free: dict[str, Decimal] = {c: D(v) for c, v in balances.items()}
@@ -110,7 +110,7 @@ class PaperExchange:
             else None
         )
         book = self._books(symbol)
-        if book is None or not book.usable(self._clock(), self._stale_after_s):
+        if book is None or not book.usable(self._clock(), self.stale_after_s):
             raise ccxt.ExchangeNotAvailable(f"{self.id} (paper): no live book for {symbol}")
         fills = _walk(book, side == "buy", qty, limit)
         filled = sum((a for _, a in fills), Decimal(0))

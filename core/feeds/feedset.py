@@ -94,6 +94,12 @@ class FeedSet:
                 sup.book.invalidate("unknown symbol")
                 sup.health.set(FeedState.DOWN, "unknown symbol on this venue")
 
+    def set_stale_after(self, seconds: float) -> None:
+        """A live edit of thresholds.stale_after_ms reaches every supervisor."""
+        self._stale_s = seconds
+        for sup in self.supervisors.values():
+            sup.stale_after_s = seconds
+
     async def _stale_loop(self) -> None:
         interval = min(1.0, max(0.05, self._stale_s / 4))
         while True:
