@@ -69,6 +69,7 @@ class FeedSet:
             self._stale_s,
             self.publish,
             self.on_update,
+            venue_alive=self._venue_alive,
         )
         self.supervisors[(venue.name, symbol)] = sup
         sup.health.set(FeedState.CONNECTING, "loading markets")
@@ -93,6 +94,15 @@ class FeedSet:
             else:
                 sup.book.invalidate("unknown symbol")
                 sup.health.set(FeedState.DOWN, "unknown symbol on this venue")
+
+    def _venue_alive(self, quiet: FeedSupervisor, now: float) -> bool:
+        """Whether another symbol of the same venue had an update within the watchdog time."""
+        for (venue, _), sup in self.supervisors.items():
+            if venue == quiet.venue and sup is not quiet:
+                last = sup.health.last_update_at
+                if last and now - last < sup.watchdog_s:
+                    return True
+        return False
 
     def set_stale_after(self, seconds: float) -> None:
         """A live edit of thresholds.stale_after_ms reaches every supervisor."""

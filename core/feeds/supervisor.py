@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -40,6 +41,9 @@ from core.feeds.health import Backoff, FeedHealth, Publish
 from core.settings import FeedSettings
 
 OnUpdate = Callable[[str, str, OrderBook], None]
+# A quiet symbol on a venue that still streams its other symbols is reconnected only after
+# this many watchdog periods of silence.
+QUIET_SYMBOL_PATIENCE = 3
 
 
 class FeedSupervisor:
@@ -56,8 +60,10 @@ class FeedSupervisor:
         publish: Publish,
         on_update: OnUpdate | None = None,
         rng: random.Random | None = None,
+        venue_alive: Callable[[FeedSupervisor, float], bool] | None = None,
     ) -> None:
         self.exchange = exchange
+        self._venue_alive = venue_alive
         self.venue = venue
         self.symbol = symbol
         self.book = book
@@ -179,6 +185,17 @@ class FeedSupervisor:
         reason = f"no update for {self.watchdog_s:g}s (watchdog)"
         self.book.invalidate(reason)
         self.health.set(FeedState.STALE, reason)  # a no-op if the stale check got there first
+        now = time.time()
+        quiet_s = now - self.book.received_at if self.book.received_at else float("inf")
+        if (
+            self._venue_alive is not None
+            and self._venue_alive(self, now)
+            and quiet_s < QUIET_SYMBOL_PATIENCE * self.watchdog_s
+        ):
+            # The venue still talks on its other symbols, so this one is probably just quiet
+            # (an illiquid pair). Closing a socket it may share with them would knock the
+            # liquid pairs offline too; only a much longer silence forces a reconnect.
+            return
         await self._reconnect()
         self.health.set(FeedState.CONNECTING, f"{reason}; reconnecting")
 
@@ -197,7 +214,7 @@ async def drop_symbol_connection(exchange: Any, symbol: str) -> int:
     closed = 0
     for url, client in list(clients.items()):
         subscriptions = getattr(client, "subscriptions", None) or {}
-        if not any(symbol in str(key) for key in subscriptions):
+        if not any(subscribes_to(str(key), symbol) for key in subscriptions):
             continue
         # With `error` set, ccxt's on_close will not delete clients[url], which by then may
         # already hold the new client for the same url (the same guard ccxt uses itself).
@@ -209,6 +226,14 @@ async def drop_symbol_connection(exchange: Any, symbol: str) -> int:
             await client.close()
         closed += 1
     return closed
+
+
+def subscribes_to(key: str, symbol: str) -> bool:
+    """Whether a ccxt subscription key (`orderbook::BTC/USDT`, `book:ETH/BTC`, ...) names
+    exactly `symbol`: `BTC/USD` must not match `BTC/USDT`, nor `BTC/USDT` match
+    `BTC/USDT:USDT` (a perpetual)."""
+    pattern = rf"(^|[:@,|]){re.escape(symbol)}($|::|[,|@])"
+    return re.search(pattern, key) is not None
 
 
 def _crossed(bids: Sequence[Any], asks: Sequence[Any]) -> bool:
