@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import permutations
+from math import ceil
 
 from core.amm.v2 import optimal_two_pool_arbitrage
 from core.detect.cex_dex import DexPlan
@@ -34,7 +35,9 @@ class DexDexPlan:
     sell: DexPool
     funding: FundingChoice
     min_profit: int
-    """Raw X the contract must clear (the net profit's floor at detection)."""
+    """Raw X the contract must clear: the gas (which the contract's profit does not include,
+    rounded up) plus half the forecast net, so a trade that lands after the pools moved never
+    clears the contract and then loses to gas."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +169,17 @@ class DexDexDetector:
             now,
             now + self.thresholds.opportunity_ttl_s,
         )
-        plan = DexDexPlan(x, amount_in, mid, out, buy, sell, funding, max(int(net_raw) // 2, 1))
+        plan = DexDexPlan(
+            x, amount_in, mid, out, buy, sell, funding, min_profit_raw(funding, gas_x, net_raw)
+        )
         return DexDexFound(opportunity, plan)
 
 
-__all__ = ["DexDexDetector", "DexDexFound", "DexDexPlan", "DexPlan"]
+def min_profit_raw(funding: FundingChoice, gas_price_in_x: float, net_raw: float) -> int:
+    """The contract's minProfit in raw X. Its profit is after the flash premium but before
+    gas, so the floor is the gas cost (rounded up) plus half the forecast net (at least 1)."""
+    gas_raw = ceil(funding.gas_units * gas_price_in_x)
+    return gas_raw + max(int(net_raw) // 2, 1)
+
+
+__all__ = ["DexDexDetector", "DexDexFound", "DexDexPlan", "DexPlan", "min_profit_raw"]
