@@ -110,9 +110,8 @@ def test_a_plan_that_would_lose_to_gas_after_the_pools_moved_reverts(clean_chain
         usdc, plan.buy.address, plan.amount_mid, (plan.sell.address, 0), plan.min_profit
     )
     tx = fn.build_transaction({"from": owner, "gas": 3_000_000})
-    response = devnet.w3.provider.make_request(  # type: ignore[arg-type]
-        "eth_call", [{"from": owner, "to": tx["to"], "data": tx["data"]}, "latest"]
-    )
+    call = [{"from": owner, "to": tx["to"], "data": tx["data"]}, "latest"]
+    response = devnet.w3.provider.make_request("eth_call", call)  # type: ignore[arg-type]
     assert "error" in response, f"a trade losing to gas went through: {response}"
     assert DECODER.decode(revert_data(response["error"])) == (
         f"ProfitTooLow({realised}, {plan.min_profit})"
