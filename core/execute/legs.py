@@ -36,6 +36,19 @@ placed, in seconds (a little over Binance's default 5 s recvWindow)."""
 LOOKUP_BACKOFF_MAX_S = 1.0
 """Longest pause between two lookups of an order whose send outcome is unknown, in seconds."""
 
+REFUSALS: tuple[type[Exception], ...] = (
+    ccxt.InvalidOrder,
+    ccxt.InsufficientFunds,
+    ccxt.BadRequest,  # BadSymbol too
+    ccxt.AuthenticationError,  # PermissionDenied, AccountSuspended too
+    ccxt.OperationRejected,
+    ccxt.NotSupported,
+    ccxt.ArgumentsRequired,
+)
+"""Errors that say for certain the venue did not take the order (nothing can fill)."""
+NOT_REFUSALS: tuple[type[Exception], ...] = (ccxt.DuplicateOrderId,)
+"""InvalidOrder subclasses that do not mean "not placed": a duplicate id means it exists."""
+
 _STATUS = {
     "open": OrderStatus.OPEN,
     "closed": OrderStatus.CLOSED,
@@ -81,9 +94,20 @@ def apply_order(
     in Decimal), else from the order's filled and average.
     """
     status = order_status(raw)
-    filled = D(raw.get("filled"))
-    trades = raw.get("trades") or []
     fills: list[FillRecord] = []
+    if raw.get("filled") is None or D(raw["filled"]) < record.filled:
+        # No fill figure (a bare cancel answer) or an older view than ours: a fill never
+        # shrinks, so only the status is news; the figures we have stand.
+        updated = replace(
+            record,
+            status=status,
+            venue_order_id=str(raw["id"]) if raw.get("id") else record.venue_order_id,
+            error=_rejection(raw) if status is OrderStatus.REJECTED else record.error,
+            updated_at=at,
+        )
+        return updated, fills
+    filled = D(raw["filled"])
+    trades = raw.get("trades") or []
     if trades and sum((D(t.get("amount")) for t in trades), Decimal(0)) == filled:
         cost = Decimal(0)
         fee = Decimal(0)
@@ -104,11 +128,16 @@ def apply_order(
         average = D(raw["average"]) if raw.get("average") is not None else None
         if raw.get("cost") is not None:
             cost = D(raw["cost"])
-        else:
-            cost = filled * average if average is not None else Decimal(0)
+        elif average is not None:
+            cost = filled * average
+        else:  # not said: what we knew stands (same fill), else nothing to price it with
+            cost = record.cost if filled == record.filled else Decimal(0)
+            average = record.average if filled == record.filled else None
         if average is None and filled:
             average = cost / filled
         fee, fee_ccy = fee_of(raw)
+        if fee_ccy is None and not fee and not _says_fee(raw):
+            fee, fee_ccy = record.fee, record.fee_currency  # not said: what we knew stands
         new_amount = filled - record.filled
         if new_amount > 0:
             new_cost = cost - record.cost
@@ -132,12 +161,20 @@ def apply_order(
         cost=cost,
         fee=fee,
         fee_currency=fee_ccy or record.fee_currency,
-        error=str((raw.get("info") or {}).get("reason") or "")
-        if status is OrderStatus.REJECTED
-        else record.error,
+        error=_rejection(raw) if status is OrderStatus.REJECTED else record.error,
         updated_at=at,
     )
     return updated, fills
+
+
+def _rejection(raw: dict[str, Any]) -> str:
+    return str((raw.get("info") or {}).get("reason") or "")
+
+
+def _says_fee(raw: dict[str, Any]) -> bool:
+    if (raw.get("fee") or {}).get("cost") is not None:
+        return True
+    return any((f or {}).get("cost") is not None for f in raw.get("fees") or [])
 
 
 def _fill(
@@ -264,21 +301,19 @@ class LegRunner:
                     ),
                     timeout=max(0.0, deadline - time.monotonic()),
                 )
-            except (ccxt.NetworkError, TimeoutError, OSError) as exc:
-                # The request may or may not have reached the venue: ask it.
+            except Exception as exc:  # noqa: BLE001 - sorted below
+                if isinstance(exc, REFUSALS) and not isinstance(exc, NOT_REFUSALS):
+                    rejected = replace(
+                        record,
+                        status=OrderStatus.REJECTED,
+                        error=f"{type(exc).__name__}: {exc}",
+                        updated_at=self.clock(),
+                    )
+                    return LegOutcome(self._store(rejected, []), ())
+                # Anything but a definite refusal (a network error, Binance -1006 "execution
+                # status unknown", -1000/-1001, a bad or empty response, a bug in an adapter)
+                # may have left an order at the venue: ask it, never assume nothing filled.
                 why = f"send outcome unknown ({type(exc).__name__}: {exc or 'timeout'})"
-                record = self._store(replace(record, error=why, updated_at=self.clock()), [])
-                return await self._settle_unknown(exchange, record, fills, deadline, sent_at)
-            except ccxt.BaseError as exc:  # the venue answered no
-                rejected = replace(
-                    record,
-                    status=OrderStatus.REJECTED,
-                    error=f"{type(exc).__name__}: {exc}",
-                    updated_at=self.clock(),
-                )
-                return LegOutcome(self._store(rejected, []), ())
-            except Exception as exc:  # noqa: BLE001 - a bug or odd adapter: find out, don't guess
-                why = f"send failed ({type(exc).__name__}: {exc})"
                 record = self._store(replace(record, error=why, updated_at=self.clock()), [])
                 return await self._settle_unknown(exchange, record, fills, deadline, sent_at)
             record = await self._learn(exchange, record, raw, fills)
@@ -344,7 +379,9 @@ class LegRunner:
                 record = await self._learn(exchange, record, raw, fills)
         except (ccxt.BaseError, TimeoutError, OSError):
             pass  # already final, or unreachable: the fetch below tells
-        return await self._fetch_final(exchange, record, fills, attempts=3)
+        # Fetched even when the cancel answer says "canceled": that answer may not carry the
+        # fills (Binance's cancel can say less than the order's final query).
+        return await self._fetch_final(exchange, record, fills, attempts=3, force=True)
 
     async def _settle_unknown(
         self,
@@ -398,10 +435,17 @@ class LegRunner:
             pause = min(pause * 2, LOOKUP_BACKOFF_MAX_S)
 
     async def _fetch_final(
-        self, exchange: Venue, record: OrderRecord, fills: list[FillRecord], attempts: int
+        self,
+        exchange: Venue,
+        record: OrderRecord,
+        fills: list[FillRecord],
+        attempts: int,
+        *,
+        force: bool = False,
     ) -> LegOutcome:
+        fetched = False
         for _attempt in range(attempts):
-            if record.status.final:
+            if record.status.final and (fetched or not force):
                 break
             try:
                 raw = await asyncio.wait_for(
@@ -414,6 +458,7 @@ class LegRunner:
                 record = replace(record, error=f"fetch after cancel failed: {exc}")
                 await asyncio.sleep(self.poll_interval_s)
                 continue
+            fetched = True
             record = await self._learn(exchange, record, raw, fills)
         if not record.status.final:
             record = self._store(
