@@ -33,8 +33,10 @@ interface IUniswapV3PoolMin {
 ///    and the pair is repaid in X (what `getAmountIn` asks), so no X is needed up front;
 ///  - `flashV3`: X is borrowed from a third V3 pool's `flash` and repaid with its fee;
 ///  - `fromWallet`: the owner's own X (approved to this contract), gas only.
-/// Only the owner may call; callbacks are accepted only from the pool this call is expecting
-/// (kept in transient storage), and a transient lock refuses reentry.
+/// Only the owner may call; a callback is accepted only from the pool this call is expecting,
+/// only of the kind expected (V2 call, V3 flash, V3 swap) and, for a V3 swap, only for the
+/// input token and at most the input amount (all kept in transient storage and cleared by the
+/// callback itself); a transient lock refuses reentry. A V3 hop must take its whole input.
 contract FlashArbitrage {
     /// A pool of one hop: `kind` 0 = Uniswap V2-style pair (0.3 % fee), 1 = Uniswap V3 pool.
     struct Hop {
@@ -49,6 +51,7 @@ contract FlashArbitrage {
     error ProfitTooLow(uint256 profit, uint256 minProfit);
     error TransferFailed();
     error NoOutput();
+    error PartialFill(uint256 taken, uint256 amountIn);
 
     event Arbitrage(address indexed token, uint256 amountIn, uint256 profit, uint8 funding);
 
@@ -60,8 +63,15 @@ contract FlashArbitrage {
 
     address public immutable owner;
 
+    uint8 internal constant CB_V2_CALL = 1;
+    uint8 internal constant CB_V3_FLASH = 2;
+    uint8 internal constant CB_V3_SWAP = 3;
+
     uint256 private transient _locked;
     address private transient _expected;
+    uint8 private transient _expectedKind;
+    address private transient _expectedToken;
+    uint256 private transient _expectedAmount;
 
     constructor() {
         owner = msg.sender;
@@ -92,7 +102,7 @@ contract FlashArbitrage {
     ) external onlyOwner nonReentrant returns (uint256 profit) {
         uint256 before = IERC20Min(tokenX).balanceOf(address(this));
         (address tokenY, bool yIs0, uint256 repay) = _v2Borrow(buy, tokenX, amountBorrow);
-        _expected = buy;
+        _expect(buy, CB_V2_CALL, address(0), 0);
         IUniswapV2PairMin(buy).swap(
             yIs0 ? amountBorrow : 0,
             yIs0 ? 0 : amountBorrow,
@@ -118,7 +128,7 @@ contract FlashArbitrage {
         IUniswapV3PoolMin pool = IUniswapV3PoolMin(lender);
         bool xIs0 = pool.token0() == tokenX;
         if (!xIs0 && pool.token1() != tokenX) revert BadToken();
-        _expected = lender;
+        _expect(lender, CB_V3_FLASH, address(0), 0);
         pool.flash(
             address(this),
             xIs0 ? amount : 0,
@@ -163,8 +173,8 @@ contract FlashArbitrage {
         uint256 amount1,
         bytes calldata data
     ) external {
-        if (msg.sender != _expected || sender != address(this)) revert UnexpectedCallback();
-        _expected = address(0);
+        if (sender != address(this)) revert UnexpectedCallback();
+        _accept(CB_V2_CALL);
         (address tokenX, address tokenY, uint256 repay, Hop memory sell) = abi.decode(
             data,
             (address, address, uint256, Hop)
@@ -174,8 +184,7 @@ contract FlashArbitrage {
     }
 
     function uniswapV3FlashCallback(uint256 fee0, uint256 fee1, bytes calldata data) external {
-        if (msg.sender != _expected) revert UnexpectedCallback();
-        _expected = address(0);
+        _accept(CB_V3_FLASH);
         (address tokenX, uint256 amount, Hop memory buy, Hop memory sell) = abi.decode(
             data,
             (address, uint256, Hop, Hop)
@@ -186,10 +195,13 @@ contract FlashArbitrage {
     }
 
     function uniswapV3SwapCallback(int256 amount0, int256 amount1, bytes calldata data) external {
-        if (msg.sender != _expected) revert UnexpectedCallback();
-        _expected = address(0);
-        address tokenIn = abi.decode(data, (address));
+        address tokenIn = _expectedToken;
+        uint256 amountIn = _expectedAmount;
+        _accept(CB_V3_SWAP);
+        // The pool echoes `data`; a pool that rewrites it must not pick the token we pay in.
+        if (abi.decode(data, (address)) != tokenIn) revert UnexpectedCallback();
         uint256 owed = uint256(amount0 > 0 ? amount0 : amount1);
+        if (owed > amountIn) revert UnexpectedCallback();
         _transfer(tokenIn, msg.sender, owed);
     }
 
@@ -216,7 +228,7 @@ contract FlashArbitrage {
             IUniswapV3PoolMin pool = IUniswapV3PoolMin(hop.pool);
             bool zeroForOne = pool.token0() == tokenIn;
             if (!zeroForOne && pool.token1() != tokenIn) revert BadToken();
-            _expected = hop.pool;
+            _expect(hop.pool, CB_V3_SWAP, tokenIn, amountIn);
             (int256 a0, int256 a1) = pool.swap(
                 address(this),
                 zeroForOne,
@@ -224,6 +236,10 @@ contract FlashArbitrage {
                 zeroForOne ? MIN_SQRT_RATIO_PLUS_ONE : MAX_SQRT_RATIO_MINUS_ONE,
                 abi.encode(tokenIn)
             );
+            _expected = address(0);
+            // A pool that stops at the price limit leaves the rest of the input here, unsold.
+            int256 taken = zeroForOne ? a0 : a1;
+            if (taken != int256(amountIn)) revert PartialFill(uint256(taken), amountIn);
             out = uint256(-(zeroForOne ? a1 : a0));
         }
         if (out == 0) revert NoOutput();
@@ -244,6 +260,19 @@ contract FlashArbitrage {
         (uint112 r0, uint112 r1, ) = pair.getReserves();
         (uint256 reserveX, uint256 reserveY) = yIs0 ? (uint256(r1), uint256(r0)) : (r0, r1);
         repay = _v2AmountIn(amountY, reserveX, reserveY);
+    }
+
+    function _expect(address pool, uint8 kind, address token, uint256 amount) internal {
+        _expected = pool;
+        _expectedKind = kind;
+        _expectedToken = token;
+        _expectedAmount = amount;
+    }
+
+    /// The callback of `kind` from the pool this call expects, once: the slot is cleared here.
+    function _accept(uint8 kind) internal {
+        if (msg.sender != _expected || _expectedKind != kind) revert UnexpectedCallback();
+        _expect(address(0), 0, address(0), 0);
     }
 
     function _payOwner(address tokenX, uint256 before, uint256 minProfit) internal returns (uint256 profit) {
