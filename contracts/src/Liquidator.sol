@@ -3,8 +3,6 @@ pragma solidity 0.8.37;
 
 interface ILiqERC20 {
     function balanceOf(address owner) external view returns (uint256);
-    function transfer(address to, uint256 amount) external returns (bool);
-    function approve(address spender, uint256 amount) external returns (bool);
 }
 
 interface ILiqAavePool {
@@ -46,11 +44,14 @@ interface ILiqV3Pool {
 /// flashLoanSimple(debt) -> liquidationCall -> swap the seized collateral back to the debt asset
 /// through one Uniswap V2 pair or V3 pool -> the Pool pulls loan + premium -> profit to the owner.
 /// Reverts unless the profit, in debt-asset units, is at least `minProfit`.
+/// Tokens are moved with low-level calls that accept no return value (USDT-like tokens) and
+/// approvals go through zero first (USDT refuses non-zero to non-zero).
 contract Liquidator {
     uint8 public constant ROUTE_V2 = 0;
     uint8 public constant ROUTE_V3 = 1;
-    uint160 private constant MIN_SQRT_RATIO = 4295128739;
-    uint160 private constant MAX_SQRT_RATIO = 1461446703485210103287273853484520262715;
+    // TickMath.MIN_SQRT_RATIO / MAX_SQRT_RATIO (public so a test can hold them to TickMath's).
+    uint160 public constant MIN_SQRT_RATIO = 4295128739;
+    uint160 public constant MAX_SQRT_RATIO = 1461446703485210103287273052203988822378723970342;
 
     struct Params {
         address collateralAsset;
@@ -68,7 +69,10 @@ contract Liquidator {
 
     // 1 = idle, 2 = inside liquidate(): the flash-loan and swap callbacks are accepted only then.
     uint256 private _state = 1;
-    address private _expectedSwapPool;
+    // The V3 swap callback this call expects: pool, input token, input amount (cleared by it).
+    address private transient _expectedSwapPool;
+    address private transient _expectedToken;
+    uint256 private transient _expectedAmount;
 
     event Liquidated(
         address indexed user,
@@ -84,6 +88,8 @@ contract Liquidator {
     error BadCallback();
     error BadRoute();
     error ProfitTooLow(int256 profit, uint256 minProfit);
+    error TransferFailed();
+    error ApproveFailed();
 
     constructor(address pool_) {
         owner = msg.sender;
@@ -101,10 +107,10 @@ contract Liquidator {
         pool.flashLoanSimple(address(this), p.debtAsset, p.debtToCover, abi.encode(p), 0);
         profit = debt.balanceOf(address(this)) - before;
         _state = 1;
-        if (profit > 0) require(debt.transfer(owner, profit), "profit transfer");
+        if (profit > 0) _transfer(p.debtAsset, owner, profit);
         // Collateral a price-limited V3 swap could not sell stays with the owner, not here.
         uint256 leftover = ILiqERC20(p.collateralAsset).balanceOf(address(this));
-        if (leftover > 0) require(ILiqERC20(p.collateralAsset).transfer(owner, leftover), "leftover");
+        if (leftover > 0) _transfer(p.collateralAsset, owner, leftover);
     }
 
     /// @notice Aave flash-loan callback.
@@ -119,25 +125,31 @@ contract Liquidator {
             revert BadCallback();
         }
         Params memory p = abi.decode(params, (Params));
-        ILiqERC20 debt = ILiqERC20(asset);
-        ILiqERC20 collateral = ILiqERC20(p.collateralAsset);
-        uint256 debtBefore = debt.balanceOf(address(this)) - amount;
-        uint256 collateralBefore = collateral.balanceOf(address(this));
-
-        require(debt.approve(address(pool), amount), "approve");
-        pool.liquidationCall(p.collateralAsset, asset, p.user, amount, false);
-        uint256 seized = collateral.balanceOf(address(this)) - collateralBefore;
-        uint256 debtRepaid = amount + debtBefore - debt.balanceOf(address(this));
-
-        if (p.routeKind == ROUTE_V2) _swapV2(p, seized);
-        else _swapV3(p, seized);
-
-        uint256 owed = amount + premium;
-        int256 profit = int256(debt.balanceOf(address(this))) - int256(debtBefore) - int256(owed);
+        (uint256 debtBefore, uint256 debtRepaid, uint256 seized) = _liquidateAndSell(p, asset, amount);
+        int256 profit = int256(ILiqERC20(asset).balanceOf(address(this))) - int256(debtBefore) -
+            int256(amount + premium);
         if (profit < int256(p.minProfit)) revert ProfitTooLow(profit, p.minProfit);
-        require(debt.approve(address(pool), owed), "approve");
+        _approve(asset, address(pool), amount + premium);
         emit Liquidated(p.user, p.collateralAsset, asset, debtRepaid, seized, uint256(profit));
         return true;
+    }
+
+    /// liquidationCall with the loaned `amount`, then the seized collateral sold for `asset`.
+    function _liquidateAndSell(
+        Params memory p,
+        address asset,
+        uint256 amount
+    ) private returns (uint256 debtBefore, uint256 debtRepaid, uint256 seized) {
+        ILiqERC20 debt = ILiqERC20(asset);
+        ILiqERC20 collateral = ILiqERC20(p.collateralAsset);
+        debtBefore = debt.balanceOf(address(this)) - amount;
+        uint256 collateralBefore = collateral.balanceOf(address(this));
+        _approve(asset, address(pool), amount);
+        pool.liquidationCall(p.collateralAsset, asset, p.user, amount, false);
+        seized = collateral.balanceOf(address(this)) - collateralBefore;
+        debtRepaid = amount + debtBefore - debt.balanceOf(address(this));
+        if (p.routeKind == ROUTE_V2) _swapV2(p, seized);
+        else _swapV3(p, seized);
     }
 
     function _swapV2(Params memory p, uint256 amountIn) private {
@@ -148,7 +160,7 @@ contract Liquidator {
         // UniswapV2Library.getAmountOut with the pair's fee.
         uint256 inWithFee = amountIn * (10_000 - p.v2FeeBps);
         uint256 out = (inWithFee * reserveOut) / (reserveIn * 10_000 + inWithFee);
-        require(ILiqERC20(p.collateralAsset).transfer(address(pair), amountIn), "pay pair");
+        _transfer(p.collateralAsset, address(pair), amountIn);
         (uint256 out0, uint256 out1) = zeroForOne ? (uint256(0), out) : (out, uint256(0));
         pair.swap(out0, out1, address(this), "");
     }
@@ -157,6 +169,8 @@ contract Liquidator {
         ILiqV3Pool v3 = ILiqV3Pool(p.routePool);
         bool zeroForOne = v3.token0() == p.collateralAsset;
         _expectedSwapPool = address(v3);
+        _expectedToken = p.collateralAsset;
+        _expectedAmount = amountIn;
         v3.swap(
             address(this),
             zeroForOne,
@@ -170,8 +184,31 @@ contract Liquidator {
     /// @notice Uniswap V3 swap callback: pay the pool what it is owed in the collateral asset.
     function uniswapV3SwapCallback(int256 amount0Delta, int256 amount1Delta, bytes calldata data) external {
         if (msg.sender != _expectedSwapPool || _state != 2) revert BadCallback();
-        address tokenIn = abi.decode(data, (address));
+        address tokenIn = _expectedToken;
+        uint256 amountIn = _expectedAmount;
+        _expectedSwapPool = address(0);
+        _expectedToken = address(0);
+        _expectedAmount = 0;
+        // The pool echoes `data`; a pool that rewrites it must not pick the token we pay in.
+        if (abi.decode(data, (address)) != tokenIn) revert BadCallback();
         uint256 owed = uint256(amount0Delta > 0 ? amount0Delta : amount1Delta);
-        require(ILiqERC20(tokenIn).transfer(msg.sender, owed), "pay pool");
+        if (owed > amountIn) revert BadCallback();
+        _transfer(tokenIn, msg.sender, owed);
+    }
+
+    function _transfer(address token, address to, uint256 amount) private {
+        (bool ok, bytes memory ret) = token.call(abi.encodeWithSelector(0xa9059cbb, to, amount));
+        if (!ok || (ret.length != 0 && !abi.decode(ret, (bool)))) revert TransferFailed();
+    }
+
+    /// approve(0) then approve(amount): USDT refuses to change a non-zero allowance.
+    function _approve(address token, address spender, uint256 amount) private {
+        _approveRaw(token, spender, 0);
+        _approveRaw(token, spender, amount);
+    }
+
+    function _approveRaw(address token, address spender, uint256 amount) private {
+        (bool ok, bytes memory ret) = token.call(abi.encodeWithSelector(0x095ea7b3, spender, amount));
+        if (!ok || (ret.length != 0 && !abi.decode(ret, (bool)))) revert ApproveFailed();
     }
 }
