@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from eth_abi import encode
 from eth_utils import keccak
 from web3 import Web3
 
@@ -37,6 +38,7 @@ _TOPICS = {
 }
 _TOPIC_USER = {"0x" + keccak(text=sig).hex(): i for sig, i in _TOPICS.items()}
 _LATEST_TIMESTAMP = bytes.fromhex("8205bf6a")  # latestTimestamp()
+_SOURCE_OF_ASSET = bytes.fromhex("92bf2be0")  # AaveOracle.getSourceOfAsset(address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +143,36 @@ class LendingFeed:
             self.positions[user] = replace(old, stale=True, stale_reason=reason)
 
     def _read_oracle_times(self, block: int) -> None:
-        feeds = [(s, r.price_feed) for s, r in self.aave.reserves.items()]
+        """Each reserve's price age, from the source AaveOracle uses now (getSourceOfAsset), not
+        the feed the manifest was deployed with: setAssetSources may have replaced it. A reserve
+        with no source (zero address) has no time, so it reads as stale; a failed read keeps
+        the last time (it ages into stale)."""
+        tag = hex(block)
+        symbols = list(self.aave.reserves)
+        source_calls = [
+            (
+                "eth_call",
+                [
+                    {
+                        "to": self.aave.oracle,
+                        "data": "0x" + (_SOURCE_OF_ASSET + encode(["address"], [r.asset])).hex(),
+                    },
+                    tag,
+                ],
+            )
+            for r in self.aave.reserves.values()
+        ]
+        feeds: list[tuple[str, str]] = []
+        for symbol, result in zip(symbols, batch(self.w3, source_calls), strict=True):
+            if isinstance(result, RpcError) or result in (None, "0x"):
+                continue
+            source = "0x" + result[-40:]
+            if int(source, 16) == 0:
+                self.oracle_updated_at.pop(symbol, None)
+                continue
+            feeds.append((symbol, source))
         requests = [
-            ("eth_call", [{"to": f, "data": "0x" + _LATEST_TIMESTAMP.hex()}, hex(block)])
-            for _, f in feeds
+            ("eth_call", [{"to": f, "data": "0x" + _LATEST_TIMESTAMP.hex()}, tag]) for _, f in feeds
         ]
         for (symbol, _), result in zip(feeds, batch(self.w3, requests), strict=True):
             if not isinstance(result, RpcError) and result not in (None, "0x"):
