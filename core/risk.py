@@ -246,6 +246,19 @@ class CircuitBreaker:
             self._scope(name).trial_in_flight = False
         self._done(decision.venues)
 
+    def send_refusal(self, decision: Decision) -> str:
+        """Why the holder of `decision` must not send now ('' when it may): the kill switch,
+        or a scope it covers opened since the permit was taken. Checked right before sending,
+        since the awaits between the permit and the send can take a while."""
+        if self.killed:
+            return f"kill switch on: {self.kill_reason}"
+        for name in (GLOBAL, *decision.venues):
+            scope = self._scopes.get(name)
+            if scope is not None and scope.state is BreakerState.OPEN:
+                label = "breaker" if name == GLOBAL else f"{name} breaker"
+                return f"{label} open ({scope.cause}): {scope.reason}"
+        return ""
+
     def _done(self, venues: Iterable[str]) -> None:
         for venue in venues:
             left = self._active.get(venue, 0) - 1

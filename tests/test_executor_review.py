@@ -7,6 +7,7 @@ a network.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -15,12 +16,24 @@ from typing import Any
 import ccxt
 import pytest
 
+from core.book import OrderBook
+from core.bus import EventBus
 from core.execute.legs import LegRunner, apply_order
-from core.journal import Journal, OrderRecord, OrderStatus
+from core.feeds.sim.market import SimMarket
+from core.journal import Journal, OrderRecord, OrderStatus, TradeStatus
+from core.settings import SimSettings, VenueKind, VenueSettings
+from tests.executor_support import (
+    CHEAP,
+    DEAR,
+    Rig,
+    book_opportunity,
+    make_executor,
+    make_rig,
+)
 
 pytestmark = pytest.mark.timeout(20)
 
-SYMBOL = "BTC/USDT"
+SYMBOL = "BTC/USDT"  # as in tests.executor_support
 
 
 class ScriptedVenue:
@@ -193,3 +206,151 @@ async def test_cancel_answer_is_followed_by_a_fetch(tmp_path: Path) -> None:
     assert outcome.order.status is OrderStatus.CANCELED
     assert outcome.filled == Decimal("0.4")
     assert sum(f.amount for f in outcome.fills) == Decimal("0.4")
+
+
+# -- 3: the kill switch is re-checked between the permit and the send -------------------------
+
+
+async def test_a_kill_queued_before_the_legs_start_sends_nothing(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    acquire = rig.breaker.acquire
+
+    def acquire_then_kill(*args: Any, **kwargs: Any) -> Any:
+        decision = acquire(*args, **kwargs)
+        # Runs after submit has scheduled the trade's task, before that task's first step.
+        asyncio.get_running_loop().call_soon(rig.breaker.kill, "pressed mid-submit")
+        return decision
+
+    rig.breaker.acquire = acquire_then_kill  # type: ignore[method-assign]
+    submission = await rig.executor.submit(rig.opportunity())
+    assert not submission.accepted
+    assert "kill switch" in submission.reason
+    assert rig.journal.open_orders() == [] and rig.journal.fills() == []
+    assert not rig.executor.active
+    (trade,) = rig.executor.trades()
+    assert trade.legs == ()
+    assert trade.status == TradeStatus.FAILED and "not sent" in trade.reason
+    assert rig.breaker._active == {}  # the permit was given back
+
+
+# -- 4: concurrent trades on one venue hold their funds -------------------------------------
+
+
+THIRD = "simthird"
+
+
+def three_venue_rig(tmp_path: Path) -> Rig:
+    """CHEAP (60 bps below) buys; DEAR and THIRD both sell: two routes share CHEAP's USDT."""
+    venues = [
+        VenueSettings(name=CHEAP, kind=VenueKind.SIM, taker_fee_bps=10.0, symbols=[SYMBOL]),
+        VenueSettings(name=DEAR, kind=VenueKind.SIM, taker_fee_bps=7.5, symbols=[SYMBOL]),
+        VenueSettings(name=THIRD, kind=VenueKind.SIM, taker_fee_bps=7.5, symbols=[SYMBOL]),
+    ]
+    market = SimMarket(
+        SimSettings(seed=3, latency_ms=20, dislocation_rate_per_min=0.0),
+        venues,
+        start_ms=1_700_000_000_000,
+    )
+    market.dislocate(CHEAP, SYMBOL, -60.0, hold_s=600.0)
+    market.step()
+    books = {SYMBOL: {v.name: OrderBook(v.name, SYMBOL) for v in venues}}
+    journal = Journal(tmp_path / "journal.sqlite3")
+    bus = EventBus()
+    breaker, executor = make_executor(
+        {v.name: market.exchange(v.name) for v in venues},
+        books,
+        journal,
+        bus,
+        leg_timeout_s=2.0,
+        poll_interval_s=0.01,
+        unknown_order_grace_s=0.3,
+    )
+    rig = Rig(market, books, journal, breaker, executor, bus)
+    rig.refresh_books()
+    return rig
+
+
+async def test_two_trades_buying_on_one_venue_cannot_spend_the_same_funds(
+    tmp_path: Path,
+) -> None:
+    rig = three_venue_rig(tmp_path)
+    size = 0.05
+    first = book_opportunity(rig.books[SYMBOL], CHEAP, DEAR, size, lambda b, s: 0.0, 5.0)
+    second = book_opportunity(rig.books[SYMBOL], CHEAP, THIRD, size, lambda b, s: 0.0, 5.0)
+    cheap = rig.exchange(CHEAP)
+    real = cheap.fetch_balance
+    enough_for_one = Decimal(str(first.buy_vwap)) * Decimal(str(size)) * Decimal("1.6")
+
+    async def one_trade_of_usdt(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        balance = await real(params)
+        balance["free"] = {**balance["free"], "USDT": enough_for_one}
+        return balance
+
+    cheap.fetch_balance = one_trade_of_usdt
+    a, b = await asyncio.gather(rig.executor.submit(first), rig.executor.submit(second))
+    assert sorted([a.accepted, b.accepted]) == [False, True]
+    refused = a if not a.accepted else b
+    assert "held by trades in flight" in refused.reason
+    await rig.executor.drain(5.0)
+    assert rig.executor.reservations._held == {}  # given back when the trade closed
+
+
+# -- 6: a caller that stops waiting does not break the trade ----------------------------------
+
+
+async def test_a_cancelled_submit_caller_leaves_the_trade_running(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    order = rig.executor.ledger.order
+    caller: asyncio.Task[Any] | None = None
+
+    def order_then_cancel_caller(*args: Any, **kwargs: Any) -> Any:
+        assert caller is not None
+        caller.cancel()  # the caller gives up while _run is journaling the legs
+        return order(*args, **kwargs)
+
+    rig.executor.ledger.order = order_then_cancel_caller  # type: ignore[method-assign]
+    caller = asyncio.create_task(rig.executor.submit(rig.opportunity()))
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await rig.executor.drain(5.0)
+    (trade,) = rig.executor.trades()
+    assert trade.status == TradeStatus.COMPLETED, trade.reason
+
+
+# -- 9: the TTL and the books are judged after the balance round-trip ------------------------
+
+
+async def test_an_opportunity_that_expires_during_the_balance_check_is_refused(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path)
+    opp = rig.opportunity(ttl_s=0.2)
+    cheap = rig.exchange(CHEAP)
+    real = cheap.fetch_balance
+
+    async def slow(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        await asyncio.sleep(0.3)
+        result: dict[str, Any] = await real(params)
+        return result
+
+    cheap.fetch_balance = slow
+    submission = await rig.executor.submit(opp)
+    assert not submission.accepted and "expired" in submission.reason
+    assert rig.executor.trades() == []
+
+
+# -- 10: an error after the permit gives the permit back --------------------------------------
+
+
+async def test_an_error_after_the_permit_releases_it(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    rig.journal.insert_trade = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="disk full"):
+        await rig.executor.submit(rig.opportunity())
+    assert rig.breaker._active == {}
+    assert rig.executor.reservations._held == {}
+    assert not rig.executor.active

@@ -42,12 +42,13 @@ from core.events import (
     Event,
     TradeUnwinding,
 )
-from core.execute.dex import DexLegs, TxResult, TxSendError
+from core.execute.dex import DexLegs, Gate, TxResult, TxSendError
 from core.execute.executor import taker_rate
 from core.execute.ledger import TradeLedger, dust_reason
 from core.execute.legs import LegRunner
 from core.execute.model import ZERO, LegOutcome, Trade, Venue
 from core.execute.pnl import account
+from core.execute.reserve import Hold, Reservations
 from core.feeds.pools import DexPool
 from core.journal import D, FillRecord, Journal, OrderRecord, OrderStatus, TradeStatus
 from core.risk import CircuitBreaker, Decision
@@ -85,6 +86,10 @@ class _CexDexOrder:
     dex_side: str  # what the DEX leg does with the base: buy | sell
     base_decimals: int
     quote_decimals: int
+
+
+WALLET = "wallet"
+"""The reservations' venue name of this account's on-chain token balances."""
 
 
 def plan_pools(plan: DexPlan | DexDexPlan) -> list[DexPool]:
@@ -127,6 +132,8 @@ class OnChainTrader:
         """Token or asset symbol -> ETH price in it (Decimal), None when no book prices it."""
         self.flash_address = flash_address
         self.executor = executor
+        self.reservations: Reservations = getattr(executor, "reservations", None) or Reservations()
+        """Funds held by trades in flight, shared with the CEX executor when there is one."""
         self.on_gas = on_gas
         """(kind, gas used) of every mined transaction: 'v2' / 'v3' swaps, funding modes."""
         self.clock = clock
@@ -190,18 +197,28 @@ class OnChainTrader:
         self, opportunity: Opportunity, plan: DexPlan | DexDexPlan, decision: Decision
     ) -> TradeResult:
         order: _CexDexOrder | None = None
+        holds: list[Hold] = []  # funds this trade counts on, held until it ends
         try:
-            if isinstance(plan, DexPlan):
-                order = await self._prepare_cex_dex(opportunity, plan)
-            else:
-                await self._prepare_dex_dex(opportunity, plan)
-        except Refused as exc:
-            self.breaker.release(decision)
-            return self._refuse(opportunity, str(exc))
-        except BaseException:
-            self.breaker.release(decision)
-            raise
-        return await self._trade(opportunity, plan, decision, order)
+            try:
+                if isinstance(plan, DexPlan):
+                    order = await self._prepare_cex_dex(opportunity, plan, holds)
+                else:
+                    await self._prepare_dex_dex(opportunity, plan, holds)
+            except Refused as exc:
+                self.breaker.release(decision)
+                return self._refuse(opportunity, str(exc))
+            except BaseException:
+                self.breaker.release(decision)
+                raise
+            # The checks above awaited balances and the chain: a kill (or a breaker opening)
+            # may have come in since the permit. Each transaction asks again before it goes.
+            if refusal := self.breaker.send_refusal(decision):
+                self.breaker.release(decision)
+                return self._refuse(opportunity, f"not sent: {refusal}")
+            return await self._trade(opportunity, plan, decision, order)
+        finally:
+            for hold in holds:
+                self.reservations.release(hold)
 
     async def _trade(
         self,
@@ -210,15 +227,23 @@ class OnChainTrader:
         decision: Decision,
         order: _CexDexOrder | None,
     ) -> TradeResult:
-        if isinstance(plan, DexPlan):
-            assert order is not None
-            trade = self._start(opportunity, D(order.cex_amount))
-            run = self._run_cex_dex(trade, order)
-        else:
-            size = plan.amount_mid
-            decimals = plan.buy.decimals0 if plan.buy.token0 != plan.token_x else plan.buy.decimals1
-            trade = self._start(opportunity, units(size, decimals))
-            run = self._run_dex_dex(trade, plan)
+        def gate() -> str:
+            return self.breaker.send_refusal(decision)
+
+        try:
+            if isinstance(plan, DexPlan):
+                assert order is not None
+                trade = self._start(opportunity, D(order.cex_amount))
+                run = self._run_cex_dex(trade, order, gate)
+            else:
+                size = plan.amount_mid
+                token0 = plan.buy.token0
+                decimals = plan.buy.decimals0 if token0 != plan.token_x else plan.buy.decimals1
+                trade = self._start(opportunity, units(size, decimals))
+                run = self._run_dex_dex(trade, plan, gate)
+        except BaseException:
+            self.breaker.release(decision)  # nothing sent: the permit must not leak
+            raise
         for pool in plan_pools(plan):
             self.busy[pool.address] = trade.id
         try:
@@ -266,7 +291,9 @@ class OnChainTrader:
             raise Refused(f"wallet balance unreadable: {answer['error']}")
         return int(answer["result"], 16)
 
-    async def _prepare_cex_dex(self, opp: Opportunity, plan: DexPlan) -> _CexDexOrder:
+    async def _prepare_cex_dex(
+        self, opp: Opportunity, plan: DexPlan, holds: list[Hold]
+    ) -> _CexDexOrder:
         now = self.clock()
         venue, symbol = plan.cex_venue or "", plan.cex_symbol or ""
         exchange = self.exchanges.get(venue)
@@ -315,15 +342,20 @@ class OnChainTrader:
             balance = await exchange.fetch_balance()
         except Exception as exc:  # noqa: BLE001 - any failure here means: do not trade
             raise Refused(f"balance check failed: {type(exc).__name__}: {exc}") from exc
+        # Free funds less what trades in flight (here or in the CEX executor) hold there.
         free = balance.get("free") or {}
-        if side == "sell" and D(free.get(base)) < D(cex_amount):
-            raise Refused(f"{venue}: {D(free.get(base))} {base} free, the sell needs {cex_amount}")
+        free_base = self.reservations.available(venue, base, D(free.get(base)))
+        free_quote = self.reservations.available(venue, quote, D(free.get(quote)))
+        if side == "sell" and free_base < D(cex_amount):
+            raise Refused(f"{venue}: {free_base} {base} free, the sell needs {cex_amount}")
         need = D(cex_amount) * D(price) * (1 + D(taker_rate(exchange, symbol)))
-        if side == "buy" and D(free.get(quote)) < need:
-            raise Refused(f"{venue}: {D(free.get(quote))} {quote} free, the buy needs {need:.8f}")
-        have = await self._wallet_balance(plan.token_in)
-        if have < amount_in:
-            raise Refused(f"wallet holds {have} raw {plan.token_in}, the swap needs {amount_in}")
+        if side == "buy" and free_quote < need:
+            raise Refused(f"{venue}: {free_quote} {quote} free, the buy needs {need:.8f}")
+        cex_need = (venue, base, D(cex_amount)) if side == "sell" else (venue, quote, need)
+        holds.append(self.reservations.hold([cex_need]))
+        self._hold_wallet(
+            await self._wallet_balance(plan.token_in), plan.token_in, amount_in, holds
+        )
         return _CexDexOrder(
             exchange,
             venue,
@@ -341,13 +373,20 @@ class OnChainTrader:
             qdec,
         )
 
-    async def _prepare_dex_dex(self, opp: Opportunity, plan: DexDexPlan) -> None:
+    async def _prepare_dex_dex(self, opp: Opportunity, plan: DexDexPlan, holds: list[Hold]) -> None:
         if self.flash_address is None:
             raise Refused("FlashArbitrage is not deployed on this chain")
         if plan.funding.mode == "wallet":
             have = await self._wallet_balance(plan.token_x)
-            if have < plan.amount_in:
-                raise Refused(f"wallet holds {have} raw, the arbitrage needs {plan.amount_in}")
+            self._hold_wallet(have, plan.token_x, plan.amount_in, holds)
+
+    def _hold_wallet(self, have: int, token: str, amount: int, holds: list[Hold]) -> None:
+        """Refuse unless the wallet holds `amount` raw `token` beyond what trades in flight
+        hold; then hold it too."""
+        free = self.reservations.available(WALLET, token, Decimal(have))
+        if free < amount:
+            raise Refused(f"wallet holds {free} raw {token} free, the trade needs {amount}")
+        holds.append(self.reservations.hold([(WALLET, token, Decimal(amount))]))
 
     def _refuse(self, opp: Opportunity, reason: str) -> TradeResult:
         self.ledger.refuse(opp, reason)
@@ -434,7 +473,7 @@ class OnChainTrader:
 
     # -- CEX-DEX ---------------------------------------------------------------------------
 
-    async def _run_cex_dex(self, trade: Trade, o: _CexDexOrder) -> list[str]:
+    async def _run_cex_dex(self, trade: Trade, o: _CexDexOrder, gate: Gate) -> list[str]:
         base, _, quote = o.cex_symbol.partition("/")
         planned = o.expected_out if o.dex_side == "buy" else o.amount_in
         dex_role = "buy" if trade.buy_venue == o.pool.venue else "sell"
@@ -461,7 +500,7 @@ class OnChainTrader:
         )
         timeout = self.settings.execution.leg_timeout_s
         dex_result, cex_out = await asyncio.gather(
-            self._try(self.legs.swap(o.pool, o.token_in, o.amount_in, o.expected_out)),
+            self._try(self.legs.swap(o.pool, o.token_in, o.amount_in, o.expected_out, gate=gate)),
             self.runner.run(o.exchange, cex_rec, timeout_s=timeout, params={"timeInForce": "IOC"}),
         )
         filled = cost = ZERO
@@ -544,7 +583,7 @@ class OnChainTrader:
 
     # -- DEX-DEX ---------------------------------------------------------------------------
 
-    async def _run_dex_dex(self, trade: Trade, plan: DexDexPlan) -> list[str]:
+    async def _run_dex_dex(self, trade: Trade, plan: DexDexPlan, gate: Gate) -> list[str]:
         assert self.flash_address is not None
         buy, sell = plan.buy, plan.sell
         x = plan.token_x
@@ -558,7 +597,7 @@ class OnChainTrader:
         sell_rec = self.ledger.order(
             trade, "sell", sell.venue, sell.symbol, "sell", mode, amount, None
         )
-        result = await self._try(self._send_arb(plan))
+        result = await self._try(self._send_arb(plan, gate))
         y_bought = x_paid = y_sold = x_got = premium = 0
         self._mined(result, [buy, sell])
         if isinstance(result, TxResult) and result.ok:
@@ -588,7 +627,7 @@ class OnChainTrader:
         self.ledger.leg_done(trade, sell_rec, sell_fills)
         return [] if sell_rec.status is OrderStatus.CLOSED else [buy.venue, sell.venue]
 
-    async def _send_arb(self, plan: DexDexPlan) -> TxResult:
+    async def _send_arb(self, plan: DexDexPlan, gate: Gate) -> TxResult:
         assert self.flash_address is not None
         buy = (plan.buy.address, 0 if plan.buy.kind == "v2" else 1)
         sell = (plan.sell.address, 0 if plan.sell.kind == "v2" else 1)
@@ -602,13 +641,13 @@ class OnChainTrader:
             data = self._flash.encode_abi("flashV3", args)
         else:
             approval = await self.legs.sender.ensure_allowance(
-                plan.token_x, self.flash_address, plan.amount_in
+                plan.token_x, self.flash_address, plan.amount_in, gate=gate
             )
             if approval is not None and not approval.ok:
                 return approval
             args = [plan.token_x, plan.amount_in, buy, sell, plan.min_profit]
             data = self._flash.encode_abi("fromWallet", args)
-        return await self.legs.sender.send(self.flash_address, bytes.fromhex(data[2:]))
+        return await self.legs.sender.send(self.flash_address, bytes.fromhex(data[2:]), gate=gate)
 
     # -- the end ---------------------------------------------------------------------------
 

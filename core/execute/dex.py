@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from core.chain.gas import FeeOracle
+from core.chain.gas import FeeOracle, Fees
 from core.chain.nonces import NonceManager
 from core.chain.reverts import RevertDecoder, revert_data
 from core.feeds.pools import DexPool
 
 TxStatus = Literal["mined", "reverted", "rejected"]
+Gate = Callable[[], str]
+"""Asked right before a transaction is signed and sent: '' to go ahead, else why not."""
 GAS_MARGIN = 1.25
 """Gas limit = estimate x this: room for state moving between estimate and inclusion."""
 MAX_UINT = 2**256 - 1
@@ -78,6 +81,7 @@ class TxSender:
         self.receipt_timeout_s = receipt_timeout_s
         self.nonces = NonceManager(self._pending_count)
         self.sent = 0
+        self._resyncs: set[asyncio.Task[int]] = set()
 
     async def _pending_count(self, address: str) -> int:
         return int(await self.w3.eth.get_transaction_count(address, "pending"))
@@ -87,10 +91,18 @@ class TxSender:
         return response
 
     async def send(
-        self, to: str, data: bytes, value: int = 0, gas_limit: int | None = None
+        self,
+        to: str,
+        data: bytes,
+        value: int = 0,
+        gas_limit: int | None = None,
+        *,
+        gate: Gate | None = None,
     ) -> TxResult:
         """Send and wait for the receipt. Without `gas_limit` the call is simulated first and
-        a revert there is returned as 'rejected' without sending anything."""
+        a revert there is returned as 'rejected' without sending anything. `gate` is asked
+        right before signing (after every await of the preparation): a reason it gives is
+        returned as 'rejected' ("not sent: ...") with nothing sent and no nonce used."""
         call = {"from": self.address, "to": to, "data": "0x" + data.hex(), "value": hex(value)}
         if gas_limit is None:
             estimate = await self._rpc("eth_estimateGas", [call])
@@ -101,32 +113,60 @@ class TxSender:
             gas = gas_limit
         head = await self.w3.eth.block_number
         fees = await self.fees.update(self.w3, head)
-        async with self.nonces.claim(self.address) as nonce:
-            tx = {
-                "type": 2,
-                "chainId": self.chain_id,
-                "nonce": nonce,
-                "to": to_checksum_address(to),
-                "data": call["data"],
-                "value": value,
-                "gas": gas,
-                "maxFeePerGas": fees.max_fee_wei,
-                "maxPriorityFeePerGas": fees.priority_fee_wei,
-            }
-            signed = self.account.sign_transaction(tx)
-            raw = "0x" + bytes(signed.raw_transaction).hex()
-            answer = await self._rpc("eth_sendRawTransaction", [raw])
-            if "error" in answer:
-                message = str(answer["error"].get("message", answer["error"]))
-                if "nonce" in message.lower():
-                    # Someone else used this account: re-read after leaving the lock.
-                    asyncio.get_running_loop().call_soon(
-                        lambda: asyncio.ensure_future(self.nonces.resync(self.address))
-                    )
-                raise TxSendError(message)
-            tx_hash: str = answer["result"]
+        try:
+            async with self.nonces.claim(self.address) as nonce:
+                if gate is not None and (refusal := gate()):
+                    raise _NotSent(refusal)  # leaves the claim unconsumed
+                tx_hash, unknown = await self._send_signed(to, call, value, gas, fees, nonce)
+        except _NotSent as exc:
+            return TxResult("rejected", f"not sent: {exc}")
         self.sent += 1
-        return await self._wait(tx_hash, nonce, call)
+        result = await self._wait(tx_hash, nonce, call)
+        if unknown and result.outcome_unknown:
+            # Maybe the node never got it: then the nonce is free again and must be reused.
+            self._resync_soon()
+            return replace(result, reason=f"{unknown}; {result.reason}")
+        return result
+
+    async def _send_signed(
+        self, to: str, call: dict[str, Any], value: int, gas: int, fees: Fees, nonce: int
+    ) -> tuple[str, str]:
+        """Sign and send; (tx hash, '' or why the outcome is unknown). Raises TxSendError when
+        the node refused it (the nonce is then not used)."""
+        tx = {
+            "type": 2,
+            "chainId": self.chain_id,
+            "nonce": nonce,
+            "to": to_checksum_address(to),
+            "data": call["data"],
+            "value": value,
+            "gas": gas,
+            "maxFeePerGas": fees.max_fee_wei,
+            "maxPriorityFeePerGas": fees.priority_fee_wei,
+        }
+        signed = self.account.sign_transaction(tx)
+        tx_hash = "0x" + bytes(signed.hash).hex()  # known before sending: lost answers happen
+        raw = "0x" + bytes(signed.raw_transaction).hex()
+        try:
+            answer = await self._rpc("eth_sendRawTransaction", [raw])
+        except Exception as exc:  # noqa: BLE001 - transport: the node may have it all the same
+            return tx_hash, f"send outcome unknown ({type(exc).__name__}: {exc})"
+        if "error" in answer:
+            error = answer["error"]
+            message = str(error.get("message", error) if isinstance(error, dict) else error)
+            lowered = message.lower()
+            if "already known" in lowered:
+                return tx_hash, ""  # this very transaction is in the node's pool: it was sent
+            if "nonce" in lowered or "underpriced" in lowered:
+                # Someone else used this account's nonce: re-read after leaving the lock.
+                self._resync_soon()
+            raise TxSendError(message)
+        return str(answer.get("result") or tx_hash), ""
+
+    def _resync_soon(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.nonces.resync(self.address))
+        self._resyncs.add(task)
+        task.add_done_callback(self._resyncs.discard)
 
     async def send_create(self, bytecode: bytes) -> str:
         """Deploy a contract from this account; returns its address (raises if it fails)."""
@@ -165,13 +205,19 @@ class TxSender:
 
     async def _wait(self, tx_hash: str, nonce: int, call: dict[str, Any]) -> TxResult:
         deadline = time.monotonic() + self.receipt_timeout_s
+        failed = ""
         while True:
-            answer = await self._rpc("eth_getTransactionReceipt", [tx_hash])
+            try:
+                answer = await self._rpc("eth_getTransactionReceipt", [tx_hash])
+            except Exception as exc:  # noqa: BLE001 - the RPC hiccuped: keep asking till the end
+                answer = {}
+                failed = f" (last lookup failed: {type(exc).__name__}: {exc})"
             receipt = answer.get("result")
             if receipt is not None:
                 break
             if time.monotonic() > deadline:
-                return TxResult("rejected", "no receipt before the timeout", tx_hash, nonce)
+                why = f"no receipt before the timeout{failed}"
+                return TxResult("rejected", why, tx_hash, nonce)
             await asyncio.sleep(0.05)
         block = int(receipt["blockNumber"], 16)
         gas_used = int(receipt["gasUsed"], 16)
@@ -179,7 +225,10 @@ class TxSender:
         logs = tuple(receipt.get("logs", []))
         if int(receipt["status"], 16) == 1:
             return TxResult("mined", "", tx_hash, nonce, gas_used, price, block, logs)
-        replay = await self._rpc("eth_call", [call, hex(block - 1)])
+        try:
+            replay = await self._rpc("eth_call", [call, hex(block - 1)])
+        except Exception:  # noqa: BLE001 - the reason is a nicety; the revert is the fact
+            replay = {}
         reason = self._reason(replay["error"]) if "error" in replay else "reverted on inclusion"
         return TxResult("reverted", reason, tx_hash, nonce, gas_used, price, block, logs)
 
@@ -189,7 +238,9 @@ class TxSender:
             return self.decoder.decode(data)
         return str(error.get("message", error))
 
-    async def ensure_allowance(self, token: str, spender: str, amount: int) -> TxResult | None:
+    async def ensure_allowance(
+        self, token: str, spender: str, amount: int, *, gate: Gate | None = None
+    ) -> TxResult | None:
         """Approve `spender` for MAX once the allowance is below `amount`."""
         owner_word = bytes(12) + bytes.fromhex(self.address[2:])
         spender_word = bytes(12) + bytes.fromhex(to_checksum_address(spender)[2:])
@@ -202,7 +253,12 @@ class TxSender:
         )
         if "error" not in answer and int(answer["result"], 16) >= amount:
             return None
-        return await self.send(token, _APPROVE + spender_word + MAX_UINT.to_bytes(32, "big"))
+        approve = _APPROVE + spender_word + MAX_UINT.to_bytes(32, "big")
+        return await self.send(token, approve, gate=gate)
+
+
+class _NotSent(Exception):
+    """A send refused by its gate after the nonce was claimed (the claim is not consumed)."""
 
 
 class TxSendError(RuntimeError):
@@ -276,13 +332,16 @@ class DexLegs:
         amount_in: int,
         expected_out: int,
         gas_limit: int | None = None,
+        *,
+        gate: Gate | None = None,
     ) -> TxResult:
-        """Swap exactly `amount_in` of `token_in` on `pool` through its router."""
+        """Swap exactly `amount_in` of `token_in` on `pool` through its router; `gate` is
+        asked right before each transaction goes out (see TxSender.send)."""
         router = self.router_for(pool)
-        approval = await self.sender.ensure_allowance(token_in, router, amount_in)
+        approval = await self.sender.ensure_allowance(token_in, router, amount_in, gate=gate)
         if approval is not None and not approval.ok:
             return approval
         block = await self.sender.w3.eth.get_block("latest")
         deadline = int(block["timestamp"]) + self.deadline_s
         _, data = self.encode_swap(pool, token_in, amount_in, self.min_out(expected_out), deadline)
-        return await self.sender.send(router, data, gas_limit=gas_limit)
+        return await self.sender.send(router, data, gas_limit=gas_limit, gate=gate)

@@ -46,6 +46,7 @@ from core.execute.ledger import TradeLedger, dust_reason, usd_per_quote
 from core.execute.legs import UNKNOWN_GRACE_S, LegRunner
 from core.execute.model import ZERO, ExecutorStats, LegOutcome, Submission, Trade, TradeView, Venue
 from core.execute.pnl import Accounting, account
+from core.execute.reserve import Hold, Reservations
 from core.journal import D, Journal, OrderStatus, TradeStatus
 from core.risk import CircuitBreaker, Decision
 from core.settings import ExecutionSettings, RiskSettings, ThresholdSettings
@@ -120,6 +121,8 @@ class Executor:
         self._volume = self._profit = self._profit_usd = self._fees = ZERO
         self._exec_time = 0.0
         self._kill_tasks: set[asyncio.Task[int]] = set()
+        self.reservations = Reservations()
+        """Funds held by trades in flight (shared with the on-chain trader)."""
         if bus is not None:
             bus.listen(self._on_event)
 
@@ -169,21 +172,35 @@ class Executor:
         self._pending_keys.add(key)
         started = False
         try:
+            self._precheck(opportunity)
+            balances = await self._fetch_balances(opportunity)
+            # No await from here to the permit: the TTL, the books and the funds are judged as
+            # they are when the trade starts, not as they were before the balance round-trip.
             plan = self._prepare(opportunity)
-            await self._check_balances(opportunity, plan)
-            self._check_capacity()
+            need = self._check_balances(opportunity, plan, *balances)
             decision = self.breaker.acquire(
                 (opportunity.buy_venue, opportunity.sell_venue), opportunity.symbol, self.clock()
             )
             if not decision.allowed:
                 raise Refused(decision.reason)
-            trade = self._start(opportunity, plan)
-            sent = asyncio.get_running_loop().create_future()
-            task = asyncio.create_task(self._run(trade, plan, decision, sent))
-            self._tasks[trade.id] = task
-            task.add_done_callback(functools.partial(self._forget, key, trade.id))
-            started = True
-            await sent
+            hold = self.reservations.hold(need)
+            trade: Trade | None = None
+            try:
+                trade = self._start(opportunity, plan)
+                sent = asyncio.get_running_loop().create_future()
+                task = asyncio.create_task(self._run(trade, plan, decision, sent, hold))
+                self._tasks[trade.id] = task
+                task.add_done_callback(functools.partial(self._forget, key, trade.id))
+                started = True
+            except BaseException:
+                # Nothing was sent: the permit and the funds go back, never leak.
+                self.breaker.release(decision)
+                self.reservations.release(hold)
+                if trade is not None:
+                    self.active.pop(trade.id, None)
+                raise
+            # Shielded: a caller that gives up waiting must not cancel the hand-over to _run.
+            await asyncio.shield(sent)
             return Submission(True, "legs sent", trade.id)
         except Refused as exc:
             return self._refuse(opportunity, str(exc))
@@ -227,7 +244,8 @@ class Executor:
 
     # -- re-check against the current books ----------------------------------------------------
 
-    def _prepare(self, opp: Any) -> Plan:
+    def _precheck(self, opp: Any) -> float:
+        """The checks that need no book or balance: refuse before any network round-trip."""
         self._check_capacity()
         now = self.clock()
         if now > opp.expires_at:
@@ -235,6 +253,10 @@ class Executor:
         gate = self.breaker.check((opp.buy_venue, opp.sell_venue), opp.symbol, now)
         if not gate.allowed:
             raise Refused(gate.reason)
+        return now
+
+    def _prepare(self, opp: Any) -> Plan:
+        now = self._precheck(opp)
         buy_ex, sell_ex = self._exchange(opp.buy_venue), self._exchange(opp.sell_venue)
         buy_book, sell_book = (
             self._book(opp.symbol, opp.buy_venue),
@@ -316,8 +338,7 @@ class Executor:
                 f"{exchange.id}: notional {amount * price:.8g} below the venue minimum {min_cost}"
             )
 
-    async def _check_balances(self, opp: Any, plan: Plan) -> None:
-        base, _, quote = opp.symbol.partition("/")
+    async def _fetch_balances(self, opp: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         buy_ex, sell_ex = self._exchange(opp.buy_venue), self._exchange(opp.sell_venue)
         try:
             buy_bal, sell_bal = await asyncio.gather(
@@ -325,17 +346,33 @@ class Executor:
             )
         except Exception as exc:  # noqa: BLE001 - any failure here means: do not trade
             raise Refused(f"balance check failed: {type(exc).__name__}: {exc}") from exc
+        return buy_bal, sell_bal
+
+    def _check_balances(
+        self, opp: Any, plan: Plan, buy_bal: dict[str, Any], sell_bal: dict[str, Any]
+    ) -> list[tuple[str, str, Decimal]]:
+        """Refuse unless both venues hold enough free funds beyond what trades in flight
+        hold there; returns what this trade needs to hold (venue, currency, amount)."""
+        base, _, quote = opp.symbol.partition("/")
+        buy_ex = self._exchange(opp.buy_venue)
         need_quote = D(plan.amount) * D(plan.buy_price) * (1 + D(taker_rate(buy_ex, opp.symbol)))
-        have_quote = D((buy_bal.get("free") or {}).get(quote))
+        free_quote = D((buy_bal.get("free") or {}).get(quote))
+        have_quote = self.reservations.available(opp.buy_venue, quote, free_quote)
         if have_quote < need_quote:
+            held = self.reservations.held(opp.buy_venue, quote)
+            extra = f" ({held} held by trades in flight)" if held else ""
             raise Refused(
-                f"{opp.buy_venue}: {have_quote} {quote} free, the buy needs {need_quote:.8f}"
+                f"{opp.buy_venue}: {have_quote} {quote} free{extra}, the buy needs {need_quote:.8f}"
             )
-        have_base = D((sell_bal.get("free") or {}).get(base))
+        free_base = D((sell_bal.get("free") or {}).get(base))
+        have_base = self.reservations.available(opp.sell_venue, base, free_base)
         if have_base < D(plan.amount):
+            held = self.reservations.held(opp.sell_venue, base)
+            extra = f" ({held} held by trades in flight)" if held else ""
             raise Refused(
-                f"{opp.sell_venue}: {have_base} {base} free, the sell needs {plan.amount}"
+                f"{opp.sell_venue}: {have_base} {base} free{extra}, the sell needs {plan.amount}"
             )
+        return [(opp.buy_venue, quote, need_quote), (opp.sell_venue, base, D(plan.amount))]
 
     def _exchange(self, venue: str) -> Venue:
         exchange = self.exchanges.get(venue)
@@ -366,8 +403,23 @@ class Executor:
         self._counts["executed"] += 1
 
     async def _run(
+        self, trade: Trade, plan: Plan, decision: Decision, sent: asyncio.Future[None], hold: Hold
+    ) -> Trade:
+        try:
+            return await self._run_held(trade, plan, decision, sent)
+        finally:
+            self.reservations.release(hold)
+
+    async def _run_held(
         self, trade: Trade, plan: Plan, decision: Decision, sent: asyncio.Future[None]
     ) -> Trade:
+        # A kill (or a breaker opening) may have come in since the permit: nothing goes out.
+        # From here to scheduling both sends there is no await.
+        if refusal := self.breaker.send_refusal(decision):
+            self.ledger.withdraw(trade, decision, f"not sent: {refusal}", self._close_withdrawn)
+            if not sent.done():
+                sent.set_exception(Refused(refusal))
+            return trade
         try:
             buy = self.ledger.order(
                 trade,
@@ -397,7 +449,8 @@ class Executor:
                     self._exchange(trade.sell_venue), sell, timeout_s=timeout, params=ioc
                 ),
             )
-            sent.set_result(None)  # both create_order calls are scheduled: approval -> sent
+            if not sent.done():  # both create_order calls are scheduled: approval -> sent
+                sent.set_result(None)
             buy_out, sell_out = await legs
             for outcome in (buy_out, sell_out):
                 self._leg_done(trade, outcome)
@@ -540,6 +593,10 @@ class Executor:
             return
         why = f"executor stopped mid-trade ({type(exc).__name__}: {exc}); check the venues"
         self.ledger.abort(trade, decision, why, self._close_failed)
+
+    def _close_withdrawn(self, trade: Trade, _ok: bool) -> None:
+        self._counts["executed"] -= 1  # counted as refused by submit instead
+        self._close(trade)
 
     def _close_failed(self, trade: Trade, _ok: bool) -> None:
         self._counts["failed"] += 1

@@ -308,6 +308,27 @@ class TradeLedger:
         close(trade, False)
         self._finished(trade, ZERO, ZERO, now)
 
+    def withdraw(self, trade: Trade, decision: Decision, reason: str, close: Close) -> None:
+        """End a trade that sent nothing (refused between its permit and its send): `failed`
+        with the reason, the permit given back rather than counted as a failure."""
+        trade.status = TradeStatus.FAILED
+        trade.reason = reason
+        trade.realized_pnl = trade.realized_pnl_usd = trade.fees = ZERO
+        trade.finished_at = now = self.clock()
+        self.journal.update_trade(
+            trade.id,
+            trade.status,
+            trade.reason,
+            realized_pnl=ZERO,
+            realized_pnl_usd=ZERO,
+            fees=ZERO,
+            finished_at=now,
+        )
+        self.journal.record_opportunity(trade.opportunity, "refused", reason, now)
+        self.breaker.release(decision)
+        close(trade, False)
+        self._finished(trade, ZERO, ZERO, now)
+
     def closed(self, trade: Trade) -> None:
         """Announce a trade's last state once the caller has moved it to its finished list."""
         self.publish(TradeUpdated(trade=trade.view(), at=trade.finished_at or self.clock()))

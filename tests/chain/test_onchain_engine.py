@@ -19,6 +19,7 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from core.chain.artifacts import load
 from core.chain.gas import GAS_V2_ROUTER_SWAP, GAS_V3_ROUTER_SWAP, FeeOracle
 from core.chain.reverts import RevertDecoder
+from core.chain.trade import OnChainTrader
 from core.detect.dex_dex import DexDexPlan
 from core.detect.funding import FundingChoice, v3_flash_fee
 from core.detect.model import Opportunity
@@ -273,6 +274,60 @@ async def test_kill_switch_refuses_an_onchain_opportunity(rig: Rig) -> None:
     (refused,) = rig.of(TradeRefused)
     assert refused.opportunity_id == opportunity.id
     assert rig.of(TradeStarted) == [] and rig.journal().trades() == []
+
+
+async def test_a_kill_during_the_balance_checks_sends_nothing(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await rig.swap("sushi", "USDC", 100_000)
+    opportunity = await rig.opportunity(_sushi_dex_sell)
+    wallet_balance = OnChainTrader._wallet_balance
+
+    async def balance_then_kill(trader: OnChainTrader, token: str) -> int:
+        have = await wallet_balance(trader, token)
+        rig.engine.kill("pressed while the wallet balance was read")
+        return have
+
+    monkeypatch.setattr(OnChainTrader, "_wallet_balance", balance_then_kill)
+    text = await rig.engine.approve(opportunity.id)
+    assert "kill switch" in text and "not sent" in text, text
+    assert rig.of(TradeStarted) == [] and rig.of(LegSent) == []
+    assert rig.journal().trades() == []
+    breaker = rig.engine.breaker
+    assert breaker is not None and breaker._active == {}  # the permit was given back
+
+
+async def test_funds_held_by_a_cex_trade_in_flight_are_not_spent_again(rig: Rig) -> None:
+    await rig.swap("sushi", "USDC", 100_000)
+    opportunity = await rig.opportunity(_sushi_dex_sell)
+    executor = rig.engine.executor
+    assert executor is not None
+    # A CEX trade in flight holds all the USDT simex has free (the CEX leg buys ETH with it).
+    balance = await executor.exchanges["simex"].fetch_balance()
+    held = executor.reservations.hold([("simex", "USDT", Decimal(str(balance["free"]["USDT"])))])
+    text = await rig.engine.approve(opportunity.id)
+    assert "refused" in text and "USDT free" in text, text
+    assert rig.of(TradeStarted) == []
+    executor.reservations.release(held)
+    assert executor.reservations._held == {}
+
+
+async def test_an_error_after_the_onchain_permit_releases_it(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await rig.swap("sushi", "USDC", 100_000)
+    opportunity = await rig.opportunity(_sushi_dex_sell)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(rig.journal(), "insert_trade", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        await rig.engine.approve(opportunity.id)
+    breaker = rig.engine.breaker
+    assert breaker is not None and breaker._active == {}
+    executor = rig.engine.executor
+    assert executor is not None and executor.reservations._held == {}
 
 
 async def test_rpc_down_opens_the_dex_venue_and_refuses(rig: Rig) -> None:
