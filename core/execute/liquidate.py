@@ -12,6 +12,7 @@ balance change measured from the receipt's Transfer logs, not the forecast.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -63,7 +64,8 @@ class LiquidationRecord:
     balance_changes: dict[str, str] = field(default_factory=dict)
     """Owner's balance change per asset (raw units, as strings) and `ETH` (gas)."""
     realized_pnl_usd: Decimal | None = None
-    """profit_raw at the forecast's oracle price, less the gas paid (USD)."""
+    """Every balance change of the owner (debt-token profit, leftover collateral, gas) valued
+    at the oracle prices (USD)."""
 
 
 def liquidator_decoder() -> RevertDecoder:
@@ -80,6 +82,7 @@ class LiquidationExecutor:
         journal: Any | None = None,
         clock: Any = time.time,
         gas: LiquidationGas | None = None,
+        usd_per_raw: Callable[[str], Decimal | None] | None = None,
     ) -> None:
         self.sender = sender
         self.aave = aave
@@ -87,6 +90,9 @@ class LiquidationExecutor:
         self.journal = journal
         self.clock = clock
         self.gas = gas if gas is not None else LiquidationGas()
+        self.usd_per_raw = usd_per_raw
+        """Aave symbol -> USD per raw unit at the oracle (assets other than the plan's debt,
+        e.g. leftover collateral); None: those are valued at nothing, and the record says so."""
         self.liquidator = to_checksum_address(aave.liquidator)
         self.contract = Web3().eth.contract(address=self.liquidator, abi=aave_abi("Liquidator"))
         self.decoder = liquidator_decoder()
@@ -175,13 +181,20 @@ class LiquidationExecutor:
             return self._journal(opp, "reverted", explain(result.reason), **common)
         self.gas.record(kind, result.gas_used, "receipt")
         profit = changes.get(opp.plan.debt_symbol, 0)
-        gas_usd = Decimal(result.gas_cost_wei) / 10**18 * opp.plan.eth_usd
+        prices = {opp.plan.debt_symbol: opp.plan.debt_usd_per_raw}
+        for symbol in changes:
+            if symbol in prices or symbol == "ETH" or self.usd_per_raw is None:
+                continue
+            price = self.usd_per_raw(symbol)
+            if price is not None:
+                prices[symbol] = price
+        pnl, unpriced = realized_pnl_usd(changes, prices, opp.plan.eth_usd)
         return self._journal(
             opp,
             "liquidated",
-            "",
+            f"no oracle price for {', '.join(unpriced)}: left out of the PnL" if unpriced else "",
             profit_raw=profit,
-            realized_pnl_usd=Decimal(profit) * opp.plan.debt_usd_per_raw - gas_usd,
+            realized_pnl_usd=pnl,
             **common,
         )
 
@@ -230,6 +243,25 @@ class LiquidationExecutor:
             self.journal.record_opportunity(record, status, reason, at=self.clock())
             self.journal.flush()
         return record
+
+
+def realized_pnl_usd(
+    changes: Mapping[str, int], usd_per_raw: Mapping[str, Decimal], eth_usd: Decimal
+) -> tuple[Decimal, list[str]]:
+    """The owner's balance changes (raw per Aave symbol; `ETH` in wei, the gas) valued in USD:
+    the debt-token profit, collateral a price-limited swap left over, less the gas. Also the
+    symbols that changed but have no price (left out)."""
+    total = Decimal(changes.get("ETH", 0)) / 10**18 * eth_usd
+    unpriced: list[str] = []
+    for symbol, amount in changes.items():
+        if symbol == "ETH" or amount == 0:
+            continue
+        price = usd_per_raw.get(symbol)
+        if price is None:
+            unpriced.append(symbol)
+        else:
+            total += Decimal(amount) * price
+    return total, unpriced
 
 
 def _hex(value: Any) -> str:

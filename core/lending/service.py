@@ -150,7 +150,9 @@ class LendingService:
         register_secret(key)  # never in logs, the journal or on screen
         aw3: Any = AsyncWeb3(AsyncHTTPProvider(self.rpc_url, request_kwargs={"timeout": 10}))
         sender = TxSender(aw3, key, self.manifest.chain_id, self.fees, liquidator_decoder())
-        self.executor = LiquidationExecutor(sender, self.aave, self.journal, self.clock, self.gas)
+        self.executor = LiquidationExecutor(
+            sender, self.aave, self.journal, self.clock, self.gas, self.usd_per_raw
+        )
         if not self.executor.owns_liquidator:
             logger.warning(
                 "wallet {} does not own the Liquidator ({}): liquidations are watch only",
@@ -221,6 +223,17 @@ class LendingService:
             for s in self.aave.reserves
             if market.timestamp - self.feed.oracle_updated_at.get(s, 0) > limit
         }
+
+    def usd_per_raw(self, symbol: str) -> Decimal | None:
+        """USD per raw unit of an Aave asset at the feed's oracle prices (the forecast's)."""
+        market = self.feed.market
+        if market is None:
+            return None
+        try:
+            i = market.by_symbol(symbol).id
+        except KeyError:
+            return None
+        return Decimal(market.prices[i]) / 10**8 / market.units[i]
 
     def _gas_price_wei(self) -> int:
         """The fee per gas the forecast assumes: the setting, else the fee oracle's expected
