@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,11 @@ import pytest
 
 from core.book import OrderBook
 from core.bus import EventBus
+from core.detect.model import Opportunity
 from core.execute.legs import LegRunner, apply_order
+from core.execute.reconcile import reconcile
 from core.feeds.sim.market import SimMarket
-from core.journal import Journal, OrderRecord, OrderStatus, TradeStatus
+from core.journal import Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
 from core.settings import SimSettings, VenueKind, VenueSettings
 from tests.executor_support import (
     CHEAP,
@@ -354,3 +357,93 @@ async def test_an_error_after_the_permit_releases_it(tmp_path: Path) -> None:
     assert rig.breaker._active == {}
     assert rig.executor.reservations._held == {}
     assert not rig.executor.active
+
+
+# -- 5: reconcile re-accounts the trades of the orders it re-queried -------------------------
+
+
+async def test_reconcile_reaccounts_a_finished_trade_whose_order_it_resolved(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path / "j.db")
+    opp = Opportunity(
+        id="opp-1",
+        symbol=SYMBOL,
+        buy_venue="scripted",
+        sell_venue="other",
+        size=1.0,
+        buy_vwap=100.0,
+        sell_vwap=101.0,
+        gross_profit=1.0,
+        fees=0.5,
+        net_profit=0.5,
+        net_profit_usd=1.0,  # 2 USD per quote unit
+        net_bps=50.0,
+        detected_at=1.0,
+        expires_at=2.0,
+    )
+    journal.record_opportunity(opp, "needs_attention", "", 1.0)
+    journal.insert_trade(
+        TradeRecord(
+            id="t1",
+            opportunity_id="opp-1",
+            symbol=SYMBOL,
+            buy_venue="scripted",
+            sell_venue="other",
+            amount=Decimal("1"),
+            status=TradeStatus.SENDING,
+            started_at=1.0,
+        )
+    )
+    runner = LegRunner(journal)
+    buy = runner.new_order(
+        client_order_id="arb-t1-b",
+        trade_id="t1",
+        role="buy",
+        venue="scripted",
+        symbol=SYMBOL,
+        side="buy",
+        type="limit",
+        amount="1",
+        price="100",
+    )
+    journal.update_order(replace(buy, status=OrderStatus.UNKNOWN, error="lookup failed"))
+    sell = runner.new_order(
+        client_order_id="arb-t1-s",
+        trade_id="t1",
+        role="sell",
+        venue="other",
+        symbol=SYMBOL,
+        side="sell",
+        type="limit",
+        amount="1",
+        price="101",
+    )
+    sold = replace(
+        sell,
+        status=OrderStatus.CLOSED,
+        filled=Decimal("1"),
+        cost=Decimal("101"),
+        average=Decimal("101"),
+    )
+    journal.update_order(sold)
+    journal.update_trade(
+        "t1",
+        TradeStatus.NEEDS_ATTENTION,
+        "order state unknown: arb-t1-b",
+        realized_pnl=Decimal("0"),
+        realized_pnl_usd=Decimal("0"),
+        residual=Decimal("-1"),
+        finished_at=2.0,
+    )
+    venue = ScriptedVenue(lambda: {}, lambda: dict(FILLED))
+    report = await reconcile(journal, {"scripted": venue})
+    assert [o.status for o in report.orders] == [OrderStatus.CLOSED]
+    assert [t.id for t in report.trades] == ["t1"]
+    after = journal.trade("t1")
+    assert after is not None
+    assert after.residual == Decimal("0")
+    assert after.realized_pnl == Decimal("101") - Decimal("100") - Decimal("0.1")
+    assert after.realized_pnl_usd == after.realized_pnl * 2
+    assert after.status is TradeStatus.NEEDS_ATTENTION
+    assert "re-queried at restart" in after.reason and "order state unknown" in after.reason

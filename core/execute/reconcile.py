@@ -13,20 +13,22 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 import ccxt
 
 from core.execute.legs import UNKNOWN_GRACE_S, apply_order, exact_answer
 from core.execute.model import Venue
 from core.execute.pnl import account
-from core.journal import Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
+from core.journal import D, Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
 
 
 @dataclass(frozen=True, slots=True)
 class ReconcileReport:
     orders: tuple[OrderRecord, ...]  # their state after reconciliation
     unresolved: tuple[OrderRecord, ...]  # venue unreachable or unknown: still to check
-    trades: tuple[TradeRecord, ...]  # in-flight trades, now needs_attention
+    trades: tuple[TradeRecord, ...]  # in-flight trades and those of re-queried orders, now
+    # needs_attention with their figures from the legs as the venues report them
 
 
 async def reconcile(
@@ -49,33 +51,63 @@ async def reconcile(
         orders.append(updated)
         if not updated.status.final:
             unresolved.append(updated)
+    # Trades in flight at the stop, and any finished trade whose order was just re-queried
+    # (it ended as needs_attention with that order unknown): both are accounted again from
+    # what the venues say now.
+    in_flight = journal.in_flight_trades()
+    touched = {o.trade_id for o in orders} - {t.id for t in in_flight}
+    finished = [t for t in (journal.trade(i) for i in sorted(touched)) if t is not None]
     trades: list[TradeRecord] = []
-    for trade in journal.in_flight_trades():
-        base, _, quote = trade.symbol.partition("/")
-        books = account(trade.legs, base, quote)
-        legs = ", ".join(
-            f"{leg.role} {leg.venue} {leg.status} filled {leg.filled}" for leg in trade.legs
-        )
-        open_legs = [leg.client_order_id for leg in trade.legs if not leg.status.final]
-        reason = f"in flight when arbdesk stopped ({trade.status}); legs: {legs or 'none sent'}"
-        if books.base_position:
-            reason += f"; residual position {books.base_position} {base} not unwound"
-        if open_legs:
-            reason += f"; order state still unknown: {', '.join(open_legs)}"
-        journal.update_trade(
-            trade.id,
-            TradeStatus.NEEDS_ATTENTION,
-            reason,
-            realized_pnl=books.realized_pnl,
-            fees=books.fees,
-            volume=books.volume,
-            residual=books.base_position,
-            finished_at=clock(),
-        )
+    for trade in [*in_flight, *finished]:
+        _reaccount(journal, trade, in_flight=trade in in_flight, now=clock())
         found = journal.trade(trade.id)
         if found is not None:
             trades.append(found)
     return ReconcileReport(tuple(orders), tuple(unresolved), tuple(trades))
+
+
+def _reaccount(journal: Journal, trade: TradeRecord, *, in_flight: bool, now: float) -> None:
+    """A trade's figures and reason from its legs as they are now; `needs_attention`."""
+    base, _, quote = trade.symbol.split("=")[0].partition("/")
+    books = account(trade.legs, base, quote)
+    legs = ", ".join(
+        f"{leg.role} {leg.venue} {leg.status} filled {leg.filled}" for leg in trade.legs
+    )
+    open_legs = [leg.client_order_id for leg in trade.legs if not leg.status.final]
+    if in_flight:
+        reason = f"in flight when arbdesk stopped ({trade.status}); legs: {legs or 'none sent'}"
+    else:
+        reason = f"{trade.reason}; re-queried at restart, legs: {legs}".lstrip("; ")
+    if books.base_position:
+        reason += f"; residual position {books.base_position} {base} not unwound"
+    if open_legs:
+        reason += f"; order state still unknown: {', '.join(open_legs)}"
+    if books.notes:
+        reason += "; " + "; ".join(books.notes)
+    journal.update_trade(
+        trade.id,
+        TradeStatus.NEEDS_ATTENTION,
+        reason,
+        realized_pnl=books.realized_pnl,
+        realized_pnl_usd=books.realized_pnl * _usd_per_quote(journal, trade),
+        fees=books.fees,
+        volume=books.volume,
+        unwind_cost=books.unwind_cost,
+        residual=books.base_position,
+        finished_at=trade.finished_at if trade.finished_at is not None else now,
+    )
+
+
+def _usd_per_quote(journal: Journal, trade: TradeRecord) -> Decimal:
+    """USD per quote unit as the trade was valued when it started (see ledger.usd_per_quote):
+    the detector's USD figure of its opportunity, else the trade's own PnL ratio, else 1."""
+    found = journal.opportunity(trade.opportunity_id)
+    data = found["data"] if found is not None else {}
+    if isinstance(data, dict) and data.get("net_profit"):
+        return D(data.get("net_profit_usd")) / D(data["net_profit"])
+    if trade.realized_pnl and trade.realized_pnl_usd is not None:
+        return trade.realized_pnl_usd / trade.realized_pnl
+    return Decimal(1)
 
 
 async def _reconcile_order(
