@@ -90,6 +90,8 @@ class Market:
     reserves: tuple[ReserveState, ...]
     prices: tuple[int, ...]
     timestamp: int
+    flash_loan_premium_bps: int | None = None
+    """Pool.FLASHLOAN_PREMIUM_TOTAL() as read with the market (None: not read)."""
     income: tuple[int, ...] = field(init=False)
     debt_index: tuple[int, ...] = field(init=False)
     units: tuple[int, ...] = field(init=False)
@@ -114,10 +116,10 @@ class Market:
         i = self.by_symbol(symbol).id
         prices = list(self.prices)
         prices[i] = price
-        return Market(self.reserves, tuple(prices), self.timestamp)
+        return Market(self.reserves, tuple(prices), self.timestamp, self.flash_loan_premium_bps)
 
     def with_timestamp(self, timestamp: int) -> Market:
-        return Market(self.reserves, self.prices, timestamp)
+        return Market(self.reserves, self.prices, timestamp, self.flash_loan_premium_bps)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ _GET_RESERVE_DATA = _selector("getReserveData(address)")
 _GET_ASSETS_PRICES = _selector("getAssetsPrices(address[])")
 _TIMESTAMP = _selector("getCurrentBlockTimestamp()")
 _BLOCK_NUMBER = _selector("getBlockNumber()")
+_FLASH_PREMIUM = _selector("FLASHLOAN_PREMIUM_TOTAL()")
 _AGGREGATE3 = _selector("aggregate3((address,bool,bytes)[])")
 _USER_CONFIG = _selector("getUserConfiguration(address)")
 _SCALED_BALANCE = _selector("scaledBalanceOf(address)")
@@ -98,6 +99,8 @@ class AaveReader:
         calls.append((self.aave.oracle, prices))
         calls.append((self.aave.multicall3, _TIMESTAMP))
         calls.append((self.aave.multicall3, _BLOCK_NUMBER))
+        # The premium is governance-set: the forecast reads it, not the deployment constant.
+        calls.append((pool, _FLASH_PREMIUM))
         return calls
 
     def decode_market(self, results: Sequence[bytes | RpcError]) -> tuple[Market, int]:
@@ -131,7 +134,8 @@ class AaveReader:
             raise LendingReadError("reserve ids are not 0..n-1: the market has unlisted reserves")
         (timestamp,) = decode(["uint256"], results[n + 1])  # type: ignore[arg-type]
         (block,) = decode(["uint256"], results[n + 2])  # type: ignore[arg-type]
-        market = Market(tuple(r for r, _ in by_id), tuple(p for _, p in by_id), timestamp)
+        (premium,) = decode(["uint128"], results[n + 3])  # type: ignore[arg-type]
+        market = Market(tuple(r for r, _ in by_id), tuple(p for _, p in by_id), timestamp, premium)
         return market, block
 
     # -- positions ---------------------------------------------------------------------

@@ -47,7 +47,7 @@ from core.detect.liquidations import (
 from core.execute.dex import TxSender
 from core.execute.liquidate import LiquidationExecutor, LiquidationRecord, liquidator_decoder
 from core.feeds.lending import LendingFeed, TrackedPosition
-from core.lending.health import WAD, liquidation_move
+from core.lending.health import WAD, Market, liquidation_move
 from core.lending.positions import LendingReadError
 from core.lending.routes import RouteBook
 from core.redact import register_secret
@@ -269,7 +269,7 @@ class LendingService:
                 pos.balances,
                 data,
                 self.routes,
-                self.aave.flash_loan_premium_bps,
+                flash_premium_bps(market, self.aave),
                 gas_price,
                 require_liquidatable=False,
                 gas=self.gas,
@@ -329,7 +329,7 @@ class LendingService:
             pos.balances,
             pos.data,
             self.routes,
-            self.aave.flash_loan_premium_bps,
+            flash_premium_bps(market, self.aave),
             gas_price,
             require_liquidatable=False,
             gas=self.gas,
@@ -499,6 +499,14 @@ def owner_dev_key(manifest: Manifest) -> str | None:
         if to_checksum_address(account.address) == owner:
             return account.private_key
     return None
+
+
+def flash_premium_bps(market: Market, aave: AaveDeployment) -> int:
+    """The Pool's flash-loan premium as read with the market; the deployment's figure only
+    when the market was built without it."""
+    if market.flash_loan_premium_bps is not None:
+        return market.flash_loan_premium_bps
+    return aave.flash_loan_premium_bps
 
 
 def _min_profit_raw(plan: LiquidationPlan, min_profit_usd: float) -> int:
