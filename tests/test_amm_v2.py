@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.amm.errors import AmmRevert
+from core.amm.errors import UINT256_MAX, AmmRevert
 from core.amm.v2 import NO_ARBITRAGE, get_amount_in, get_amount_out, optimal_two_pool_arbitrage
 
 reserves = st.integers(min_value=1, max_value=2**112 - 1)
@@ -71,7 +71,8 @@ def test_optimum_against_brute_force(ax: int, ay: int, by: int, bx: int, fa: int
     """Small pools, every input tried: the closed form is at most one raw unit short of the
     exact integer optimum (the floors of two swaps), and its figures are exact."""
     arb = optimal_two_pool_arbitrage(ax, ay, by, bx, fa, fb)
-    best = max([0] + [_profit(x, (ax, ay), (by, bx), fa, fb) for x in range(1, 4 * max(ax, ay))])
+    # Pool B pays out less than bx, so no input of bx or more can profit: that bounds the search.
+    best = max([0] + [_profit(x, (ax, ay), (by, bx), fa, fb) for x in range(1, bx)])
     assert best - 1 <= arb.profit <= best
     if arb.profit:
         assert arb.amount_mid == get_amount_out(arb.amount_in, ax, ay, fee_bps=fa)
@@ -95,3 +96,17 @@ def test_realistic_pools_beat_every_nearby_size() -> None:
 
 def test_empty_pool_means_no_arbitrage() -> None:
     assert optimal_two_pool_arbitrage(0, 10, 10, 10) == NO_ARBITRAGE
+
+
+def test_every_safemath_step_reverts_as_the_library_does() -> None:
+    # reserveIn * 1000 overflows (the numerator alone fits).
+    with pytest.raises(AmmRevert, match="ds-math-mul-overflow"):
+        get_amount_out(1, UINT256_MAX // 1000 + 1, 1)
+    # Both products fit, their sum (the denominator) does not.
+    with pytest.raises(AmmRevert, match="ds-math-add-overflow"):
+        get_amount_out(UINT256_MAX // 997, UINT256_MAX // 1000, 1)
+    # getAmountIn: (reserveOut - amountOut) * 997 overflows.
+    with pytest.raises(AmmRevert, match="ds-math-mul-overflow"):
+        get_amount_in(1, 1, UINT256_MAX // 997 + 2)
+    # Just inside every bound: a figure, as the library returns.
+    assert get_amount_out(1, UINT256_MAX // 1000 - 1, 1) == 0

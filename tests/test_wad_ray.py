@@ -53,3 +53,12 @@ def test_interest() -> None:
     # 10% a year compounded per second ~ e^0.1 - 1 = 10.517%; the 3-term series gives 10.5166%
     growth = m.compounded_interest(m.RAY // 10, 0, year)
     assert 1.10516 < growth / m.RAY < 1.10518
+
+
+def test_interest_before_the_last_update_reverts() -> None:
+    # currentTimestamp - lastUpdateTimestamp is a checked uint256 subtraction in MathUtils.
+    with pytest.raises(m.MathOverflow):
+        m.linear_interest(m.RAY // 10, 100, 99)
+    with pytest.raises(m.MathOverflow):
+        m.compounded_interest(m.RAY // 10, 100, 99)
+    assert m.linear_interest(m.RAY // 10, 100, 100) == m.RAY

@@ -36,9 +36,13 @@ def get_amount_out(amount_in: int, reserve_in: int, reserve_out: int, fee_bps: i
     scale, gamma = _fee_scale(fee_bps)
     amount_in_with_fee = amount_in * gamma
     numerator = amount_in_with_fee * reserve_out
-    if numerator > UINT256_MAX:
+    # SafeMath checks every step: amountIn * g, * reserveOut, reserveIn * scale, and the sum.
+    if max(amount_in_with_fee, numerator, reserve_in * scale) > UINT256_MAX:
         raise AmmRevert("ds-math-mul-overflow")
-    return numerator // (reserve_in * scale + amount_in_with_fee)
+    denominator = reserve_in * scale + amount_in_with_fee
+    if denominator > UINT256_MAX:
+        raise AmmRevert("ds-math-add-overflow")
+    return numerator // denominator
 
 
 def get_amount_in(amount_out: int, reserve_in: int, reserve_out: int, fee_bps: int = 30) -> int:
@@ -52,9 +56,10 @@ def get_amount_in(amount_out: int, reserve_in: int, reserve_out: int, fee_bps: i
         raise AmmRevert("ds-math-sub-underflow", "amount_out is not below reserve_out")
     scale, gamma = _fee_scale(fee_bps)
     numerator = reserve_in * amount_out * scale
-    if numerator > UINT256_MAX:
+    denominator = (reserve_out - amount_out) * gamma
+    if max(numerator, denominator) > UINT256_MAX:
         raise AmmRevert("ds-math-mul-overflow")
-    return numerator // ((reserve_out - amount_out) * gamma) + 1
+    return numerator // denominator + 1
 
 
 @dataclass(frozen=True, slots=True)

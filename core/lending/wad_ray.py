@@ -66,14 +66,21 @@ def percent_div(value: int, percentage: int) -> int:
     return (value * PERCENTAGE_FACTOR + percentage // 2) // percentage
 
 
+def _elapsed(last_update_ts: int, now_ts: int) -> int:
+    """currentTimestamp - lastUpdateTimestamp, which reverts (checked uint256) if negative."""
+    if now_ts < last_update_ts:
+        raise MathOverflow(f"timestamp {now_ts} is before the last update {last_update_ts}")
+    return now_ts - last_update_ts
+
+
 def linear_interest(rate_ray: int, last_update_ts: int, now_ts: int) -> int:
     """MathUtils.calculateLinearInterest: the liquidity index growth factor, in ray."""
-    return RAY + rate_ray * (now_ts - last_update_ts) // SECONDS_PER_YEAR
+    return RAY + rate_ray * _elapsed(last_update_ts, now_ts) // SECONDS_PER_YEAR
 
 
 def compounded_interest(rate_ray: int, last_update_ts: int, now_ts: int) -> int:
     """MathUtils.calculateCompoundedInterest: the three-term binomial approximation, in ray."""
-    exp = now_ts - last_update_ts
+    exp = _elapsed(last_update_ts, now_ts)
     if exp == 0:
         return RAY
     exp_minus_one = exp - 1
