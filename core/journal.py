@@ -33,7 +33,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: orders.other_fees (fees in a second currency), added to a version 1 journal on open."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -87,7 +88,8 @@ CREATE TABLE IF NOT EXISTS orders (
     fee_currency TEXT,
     error TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    other_fees TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS orders_trade ON orders(trade_id);
 CREATE INDEX IF NOT EXISTS orders_status ON orders(status);
@@ -204,6 +206,9 @@ class OrderRecord:
     fee: Decimal = Decimal(0)
     fee_currency: str | None = None
     error: str = ""
+    other_fees: tuple[tuple[str, Decimal], ...] = ()
+    """Fees charged in other currencies than `fee_currency` on the same order (a venue can
+    take part in BNB and part in USDT): (currency, amount) pairs, never summed into `fee`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +300,15 @@ class Journal:
                     f"journal {self.path} has schema version {row[0]}, newer than this "
                     f"arbdesk's {SCHEMA_VERSION}; upgrade arbdesk or use another journal path"
                 )
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(orders)")}
+            if "other_fees" not in columns:  # a version 1 journal
+                self._db.execute(
+                    "ALTER TABLE orders ADD COLUMN other_fees TEXT NOT NULL DEFAULT ''"
+                )
+            self._db.execute(
+                "UPDATE schema_version SET version=? WHERE version<?",
+                (SCHEMA_VERSION, SCHEMA_VERSION),
+            )
 
     @property
     def schema_version(self) -> int:
@@ -491,7 +505,8 @@ class Journal:
         self._db.execute(
             "INSERT INTO orders (client_order_id, trade_id, role, venue, symbol, side, type,"
             " amount, price, status, venue_order_id, filled, average, cost, fee, fee_currency,"
-            " error, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " error, created_at, updated_at, other_fees)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 order.client_order_id,
                 order.trade_id,
@@ -512,6 +527,7 @@ class Journal:
                 order.error,
                 order.created_at,
                 order.updated_at,
+                _fees_text(order.other_fees),
             ),
         )
 
@@ -521,7 +537,7 @@ class Journal:
         with self._tx():
             self._db.execute(
                 "UPDATE orders SET status=?, venue_order_id=?, filled=?, average=?, cost=?, fee=?,"
-                " fee_currency=?, error=?, updated_at=? WHERE client_order_id=?",
+                " fee_currency=?, error=?, updated_at=?, other_fees=? WHERE client_order_id=?",
                 (
                     str(order.status),
                     order.venue_order_id,
@@ -532,6 +548,7 @@ class Journal:
                     order.fee_currency,
                     order.error,
                     order.updated_at,
+                    _fees_text(order.other_fees),
                     order.client_order_id,
                 ),
             )
@@ -629,8 +646,8 @@ _TRADE_SELECT = (
 )
 _ORDER_SELECT = (
     "SELECT client_order_id, trade_id, role, venue, symbol, side, type, amount, price, status,"
-    " venue_order_id, filled, average, cost, fee, fee_currency, error, created_at, updated_at"
-    " FROM orders"
+    " venue_order_id, filled, average, cost, fee, fee_currency, error, created_at, updated_at,"
+    " other_fees FROM orders"
 )
 
 
@@ -676,7 +693,17 @@ def _order_from_row(r: tuple[Any, ...]) -> OrderRecord:
         error=r[16],
         created_at=r[17],
         updated_at=r[18],
+        other_fees=_fees_from_text(r[19]),
     )
+
+
+def _fees_text(fees: tuple[tuple[str, Decimal], ...]) -> str:
+    return ",".join(f"{currency}:{amount}" for currency, amount in fees)
+
+
+def _fees_from_text(text: str) -> tuple[tuple[str, Decimal], ...]:
+    pairs = (item.rpartition(":") for item in text.split(",") if item)
+    return tuple((currency, Decimal(amount)) for currency, _, amount in pairs)
 
 
 def _replace_legs(trade: TradeRecord, legs: tuple[OrderRecord, ...]) -> TradeRecord:
@@ -735,6 +762,7 @@ def trade_to_dict(trade: TradeRecord) -> dict[str, Any]:
                 "cost": str(leg.cost),
                 "fee": str(leg.fee),
                 "fee_currency": leg.fee_currency,
+                "other_fees": {currency: str(amount) for currency, amount in leg.other_fees},
                 "error": leg.error,
             }
             for leg in trade.legs

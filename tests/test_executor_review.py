@@ -8,6 +8,7 @@ a network.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
@@ -21,6 +22,7 @@ from core.book import OrderBook
 from core.bus import EventBus
 from core.detect.model import Opportunity
 from core.execute.legs import LegRunner, apply_order
+from core.execute.pnl import account
 from core.execute.reconcile import reconcile
 from core.feeds.sim.market import SimMarket
 from core.journal import Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
@@ -447,3 +449,71 @@ async def test_reconcile_reaccounts_a_finished_trade_whose_order_it_resolved(
     assert after.realized_pnl_usd == after.realized_pnl * 2
     assert after.status is TradeStatus.NEEDS_ATTENTION
     assert "re-queried at restart" in after.reason and "order state unknown" in after.reason
+
+
+# -- 8: fees in two currencies are kept apart -------------------------------------------------
+
+
+def test_fees_in_two_currencies_are_not_added_together(tmp_path: Path) -> None:
+    runner, record = _runner(tmp_path)
+    raw = _order(
+        "closed",
+        "1",
+        cost=Decimal("100"),
+        average=Decimal("100"),
+        fees=[
+            {"cost": Decimal("0.01"), "currency": "BNB"},
+            {"cost": Decimal("0.05"), "currency": "USDT"},
+        ],
+    )
+    updated, fills = apply_order(record, raw, 1.0)
+    assert (updated.fee, updated.fee_currency) == (Decimal("0.05"), "USDT")
+    assert updated.other_fees == (("BNB", Decimal("0.01")),)
+    books = account([updated], "BTC", "USDT")
+    assert books.fees == Decimal("0.05")
+    assert books.realized_pnl == Decimal("-100") + Decimal("1") * Decimal("100") - Decimal("0.05")
+    assert any("0.01 BNB" in note and "not valued" in note for note in books.notes)
+    # Journaled and read back as they are.
+    runner.journal.update_order(updated, fills)
+    stored = runner.journal.order(record.client_order_id)
+    assert stored is not None and stored.other_fees == (("BNB", Decimal("0.01")),)
+
+
+def test_trades_charged_in_two_currencies_keep_them_apart(tmp_path: Path) -> None:
+    _, record = _runner(tmp_path)
+    raw = _order(
+        "closed",
+        "1",
+        trades=[
+            {
+                "amount": Decimal("0.4"),
+                "price": Decimal("100"),
+                "fee": {"cost": Decimal("0.01"), "currency": "BNB"},
+            },
+            {
+                "amount": Decimal("0.6"),
+                "price": Decimal("100"),
+                "fee": {"cost": Decimal("0.06"), "currency": "USDT"},
+            },
+        ],
+    )
+    updated, fills = apply_order(record, raw, 1.0)
+    assert (updated.fee, updated.fee_currency) == (Decimal("0.06"), "USDT")
+    assert updated.other_fees == (("BNB", Decimal("0.01")),)
+    assert [(f.fee, f.fee_currency) for f in fills] == [
+        (Decimal("0.01"), "BNB"),
+        (Decimal("0.06"), "USDT"),
+    ]
+
+
+def test_a_version_1_journal_gains_the_other_fees_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    Journal(path).close()
+    raw = sqlite3.connect(path)
+    raw.execute("ALTER TABLE orders DROP COLUMN other_fees")
+    raw.execute("UPDATE schema_version SET version = 1")
+    raw.commit()
+    raw.close()
+    journal = Journal(path)
+    assert journal.schema_version == 2
+    assert journal.open_orders() == []

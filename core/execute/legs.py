@@ -70,19 +70,36 @@ def order_status(raw: dict[str, Any]) -> OrderStatus:
     return OrderStatus.OPEN
 
 
-def fee_of(raw: dict[str, Any]) -> tuple[Decimal, str | None]:
-    """Total fee and its currency from `fees` (or `fee`); several currencies: the first's."""
+FeesByCurrency = dict[str | None, Decimal]
+
+
+def fees_of(raw: dict[str, Any]) -> FeesByCurrency:
+    """Fees per currency from `fees` (or `fee`), in the order the venue lists them: a venue
+    can charge one order in two currencies (BNB and USDT), which are never added together."""
     entries = raw.get("fees") or ([raw["fee"]] if raw.get("fee") else [])
-    total = Decimal(0)
-    currency: str | None = None
+    fees: FeesByCurrency = {}
     for entry in entries:
-        if not entry or entry.get("cost") is None:
-            continue
-        if currency is None:
+        if entry and entry.get("cost") is not None:
             currency = entry.get("currency")
-        if entry.get("currency") == currency:
-            total += D(entry["cost"])
-    return total, currency
+            fees[currency] = fees.get(currency, Decimal(0)) + D(entry["cost"])
+    return fees
+
+
+def split_fees(
+    record: OrderRecord, fees: FeesByCurrency
+) -> tuple[Decimal, str | None, tuple[tuple[str, Decimal], ...]]:
+    """(fee, its currency, the other currencies' fees) for an order record. The main currency
+    stays the one the record has once it has one; else the quote's, else the first listed.
+    pnl.py counts the quote part as cash, the base part in the position, and notes the rest."""
+    quote = record.symbol.split("=")[0].partition("/")[2]
+    if record.fee_currency in fees:
+        main = record.fee_currency
+    elif quote in fees:
+        main = quote
+    else:
+        main = next(iter(fees), record.fee_currency)
+    others = tuple((c or quote, f) for c, f in fees.items() if c != main and f)
+    return fees.get(main, Decimal(0)), main, others
 
 
 def apply_order(
@@ -110,20 +127,20 @@ def apply_order(
     trades = raw.get("trades") or []
     if trades and sum((D(t.get("amount")) for t in trades), Decimal(0)) == filled:
         cost = Decimal(0)
-        fee = Decimal(0)
-        fee_ccy: str | None = None
+        fees: FeesByCurrency = {}
         seen = Decimal(0)  # trades up to `record.filled` were turned into fills already
         for t in trades:
             amount, price = D(t.get("amount")), D(t.get("price"))
             t_fee = D((t.get("fee") or {}).get("cost"))
             t_ccy = (t.get("fee") or {}).get("currency")
-            fee_ccy = fee_ccy or t_ccy
             cost += amount * price
-            fee += t_fee
+            if t_fee or t_ccy is not None:
+                fees[t_ccy] = fees.get(t_ccy, Decimal(0)) + t_fee
             if seen >= record.filled:
                 fills.append(_fill(record, amount, price, amount * price, t_fee, t_ccy, at))
             seen += amount
         average = cost / filled if filled else None
+        fee, fee_ccy, other_fees = split_fees(record, fees)
     else:
         average = D(raw["average"]) if raw.get("average") is not None else None
         if raw.get("cost") is not None:
@@ -135,22 +152,16 @@ def apply_order(
             average = record.average if filled == record.filled else None
         if average is None and filled:
             average = cost / filled
-        fee, fee_ccy = fee_of(raw)
-        if fee_ccy is None and not fee and not _says_fee(raw):
-            fee, fee_ccy = record.fee, record.fee_currency  # not said: what we knew stands
+        if _says_fee(raw):
+            fee, fee_ccy, other_fees = split_fees(record, fees_of(raw))
+        else:  # not said: what we knew stands
+            fee, fee_ccy, other_fees = record.fee, record.fee_currency, record.other_fees
         new_amount = filled - record.filled
         if new_amount > 0:
             new_cost = cost - record.cost
+            new_fee = fee - record.fee if fee_ccy == record.fee_currency else fee
             fills.append(
-                _fill(
-                    record,
-                    new_amount,
-                    new_cost / new_amount,
-                    new_cost,
-                    fee - record.fee,
-                    fee_ccy,
-                    at,
-                )
+                _fill(record, new_amount, new_cost / new_amount, new_cost, new_fee, fee_ccy, at)
             )
     updated = replace(
         record,
@@ -161,6 +172,7 @@ def apply_order(
         cost=cost,
         fee=fee,
         fee_currency=fee_ccy or record.fee_currency,
+        other_fees=other_fees,
         error=_rejection(raw) if status is OrderStatus.REJECTED else record.error,
         updated_at=at,
     )

@@ -45,20 +45,17 @@ def account(orders: Iterable[OrderRecord], base: str, quote: str) -> Accounting:
     for order in orders:
         if order.filled <= 0:
             continue
-        fee_quote = ZERO
-        fee_base = ZERO
-        if order.fee:
-            if order.fee_currency in (None, quote):
-                fee_quote = order.fee
-            elif order.fee_currency == base:
-                fee_base = order.fee
-                fee_quote = order.fee * (order.average or ZERO)
+        cash_fee = fee_base = ZERO
+        for currency, amount in ((order.fee_currency, order.fee), *order.other_fees):
+            if not amount:
+                continue
+            if currency in (None, quote):
+                cash_fee += amount
+            elif currency == base:
+                fee_base += amount
             else:
-                notes.append(
-                    f"fee {order.fee} {order.fee_currency} on {order.client_order_id} not valued"
-                )
-        fees += fee_quote
-        cash_fee = ZERO if fee_base else fee_quote
+                notes.append(f"fee {amount} {currency} on {order.client_order_id} not valued")
+        fees += cash_fee + fee_base * (order.average or ZERO)
         cash_fees += cash_fee
         if order.side == "buy":
             bought += order.filled - fee_base
