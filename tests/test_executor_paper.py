@@ -39,7 +39,7 @@ async def test_walks_depth_and_fills_partly_where_thin(tmp_path: Path) -> None:
     )
     assert order["status"] == "canceled"  # IOC: what did not fill is cancelled
     assert order["filled"] == 0.75
-    assert order["average"] == pytest.approx((100.0 * 0.5 + 100.5 * 0.25) / 0.75)
+    assert order["average"] == Decimal("75.125") / Decimal("0.75")  # exact, not a float
     assert order["average"] != 101.0  # never at the limit price by assumption
     fee = Decimal("75.125") * Decimal("0.001")  # cost x simex taker rate
     assert Decimal(order["info"]["fee"]) == fee
@@ -50,7 +50,8 @@ async def test_walks_depth_and_fills_partly_where_thin(tmp_path: Path) -> None:
     with pytest.raises(ccxt.InsufficientFunds):
         await paper.create_order(SYMBOL, "market", "sell", 2.5, None, {})
     sell = await paper.create_order(SYMBOL, "market", "sell", 1.5, None, {})
-    assert sell["filled"] == 1.5 and sell["average"] == pytest.approx((99.0 + 98.0 * 0.5) / 1.5)
+    assert sell["filled"] == Decimal("1.5")
+    assert sell["average"] == (Decimal("99") + Decimal("98") * Decimal("0.5")) / Decimal("1.5")
     with pytest.raises(ccxt.InvalidOrder):
         await paper.create_order(SYMBOL, "limit", "buy", 0.1, 100.0, {"timeInForce": "GTC"})
     with pytest.raises(ccxt.OrderNotFound):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
@@ -22,6 +23,7 @@ from core.book import OrderBook
 from core.bus import EventBus
 from core.detect.model import Opportunity
 from core.execute.legs import LegRunner, apply_order
+from core.execute.paper import PaperExchange
 from core.execute.pnl import account
 from core.execute.reconcile import reconcile
 from core.feeds.sim.market import SimMarket
@@ -517,3 +519,37 @@ def test_a_version_1_journal_gains_the_other_fees_column(tmp_path: Path) -> None
     journal = Journal(path)
     assert journal.schema_version == 2
     assert journal.open_orders() == []
+
+
+# -- 11: paper orders are exact -------------------------------------------------------------
+
+
+async def test_a_journaled_paper_order_matches_its_balances_exactly(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    book = OrderBook("x", SYMBOL)
+    # Prices and sizes whose products do not survive a float.
+    book.apply_snapshot(
+        [(99.123456789, 1.0)],
+        [(100.987654321, 0.123456789), (101.000000007, 0.333333333)],
+        received_at=time.time(),
+    )
+    paper = PaperExchange(rig.exchange(CHEAP), lambda _s: book, {"USDT": "100000", "BTC": "1"})
+    runner, _ = _runner(tmp_path)
+    record = runner.new_order(
+        client_order_id="paper-1",
+        trade_id="t2",
+        role="buy",
+        venue=CHEAP,
+        symbol=SYMBOL,
+        side="buy",
+        type="limit",
+        amount="0.4",
+        price="101.1",
+    )
+    before = paper.free["USDT"]
+    outcome = await runner.run(paper, record, timeout_s=1.0, params={"timeInForce": "IOC"})
+    order = outcome.order
+    assert order.filled == paper.free["BTC"] - 1
+    assert order.cost + order.fee == before - paper.free["USDT"]
+    assert sum(f.cost for f in outcome.fills) == order.cost
+    assert sum(f.fee for f in outcome.fills) == order.fee

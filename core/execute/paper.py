@@ -122,7 +122,7 @@ class PaperExchange:
             if market.get("taker") is not None
             else self.fees["trading"]["taker"]
         )
-        fee = cost * rate
+        fee = sum((p * a * rate for p, a in fills), Decimal(0))  # the trades' fees, summed
         base, quote = market["base"], market["quote"]
         if side == "buy":
             if self.free.get(quote, Decimal(0)) < cost + fee:
@@ -152,25 +152,24 @@ class PaperExchange:
             "type": type,
             "timeInForce": tif,
             "side": side,
-            "price": float(limit)
-            if limit is not None
-            else (float(cost / filled) if filled else None),
-            "average": float(cost / filled) if filled else None,
-            "amount": float(qty),
-            "filled": float(filled),
-            "remaining": float(qty - filled),
-            "cost": float(cost),
-            "fee": {"cost": float(fee), "currency": quote},
-            "fees": [{"cost": float(fee), "currency": quote}],
+            # Exact Decimals, like the sim venues: what is journaled is what the balances moved.
+            "price": limit if limit is not None else (cost / filled if filled else None),
+            "average": cost / filled if filled else None,
+            "amount": qty,
+            "filled": filled,
+            "remaining": qty - filled,
+            "cost": cost,
+            "fee": {"cost": fee, "currency": quote},
+            "fees": [{"cost": fee, "currency": quote}],
             "trades": [
                 {
                     "order": order_id,
                     "symbol": symbol,
                     "side": side,
-                    "price": float(p),
-                    "amount": float(a),
-                    "cost": float(p * a),
-                    "fee": {"cost": float(p * a * rate), "currency": quote},
+                    "price": p,
+                    "amount": a,
+                    "cost": p * a,
+                    "fee": {"cost": p * a * rate, "currency": quote},
                     "timestamp": now_ms,
                 }
                 for p, a in fills
