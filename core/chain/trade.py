@@ -44,7 +44,7 @@ from core.events import (
 )
 from core.execute.dex import DexLegs, Gate, TxResult, TxSendError
 from core.execute.executor import taker_rate
-from core.execute.ledger import TradeLedger, dust_reason
+from core.execute.ledger import TradeLedger, dust_reason, dust_value
 from core.execute.legs import LegRunner
 from core.execute.model import ZERO, LegOutcome, Trade, Venue
 from core.execute.pnl import account
@@ -683,7 +683,11 @@ class OnChainTrader:
             notes.insert(0, f"legs filled {filled}; imbalance unwound ({reasons})")
         if books.base_position != 0 and status is not TradeStatus.NEEDS_ATTENTION:
             trade.dust = books.base_position
-            notes.append(f"dust {books.base_position} {base} (counted in the PnL)")
+            trade.dust_value = dust_value(trade, books.base_position)
+            notes.append(
+                f"dust {books.base_position} {base} ({trade.dust_value:.8f} {quote}, "
+                "counted in the PnL)"
+            )
         realized, fees = books.realized_pnl - wasted, books.fees + wasted
         self.ledger.finish(
             trade, decision, books, realized, fees, status, notes, failed_venues, self._close

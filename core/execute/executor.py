@@ -42,10 +42,10 @@ from core.events import (
     KillSwitchToggled,
     TradeUnwinding,
 )
-from core.execute.ledger import TradeLedger, dust_reason, usd_per_quote
+from core.execute.ledger import TradeLedger, dust_reason, dust_value, usd_per_quote
 from core.execute.legs import UNKNOWN_GRACE_S, LegRunner
 from core.execute.model import ZERO, ExecutorStats, LegOutcome, Submission, Trade, TradeView, Venue
-from core.execute.pnl import Accounting, account
+from core.execute.pnl import account
 from core.execute.reserve import Hold, Reservations
 from core.journal import D, Journal, OrderStatus, TradeStatus
 from core.risk import CircuitBreaker, Decision
@@ -517,7 +517,7 @@ class Executor:
             # Its value is already in realized_pnl (pnl.py values it at the price of the leg that
             # made it), so the base-currency fee that caused it is paid, not hidden.
             trade.dust = books.base_position
-            trade.dust_value = abs(books.base_position) * self._dust_price(trade, books)
+            trade.dust_value = dust_value(trade, books.base_position)
             notes.append(
                 f"dust {books.base_position} {base} ({trade.dust_value:.8f} {quote}, "
                 f"counted in the PnL) {dust}"
@@ -577,15 +577,6 @@ class Executor:
         venue = trade.buy_venue if position > 0 else trade.sell_venue
         price = trade.buy_price if position > 0 else trade.sell_price
         return dust_reason(self._exchange(venue), venue, trade.symbol, float(abs(position)), price)
-
-    @staticmethod
-    def _dust_price(trade: Trade, books: Accounting) -> Decimal:
-        """The price pnl.py values a residual at: the average of the leg that created it."""
-        side = "buy" if books.base_position > 0 else "sell"
-        legs = [o for o in trade.orders.values() if o.role == side and o.filled > 0]
-        filled = sum((o.filled for o in legs), ZERO)
-        cost = sum((o.cost for o in legs), ZERO)
-        return cost / filled if filled else ZERO
 
     def _abort(self, trade: Trade, decision: Decision, exc: BaseException) -> None:
         """A bug or a cancellation mid-trade: never silent, never dropped."""

@@ -58,6 +58,16 @@ def dust_reason(
     return None
 
 
+def dust_value(trade: Trade, position: Decimal) -> Decimal:
+    """|position| valued in quote at the average price of the leg that created it (the price
+    pnl.py values a residual at): the buy legs' for a long residual, the sell legs' for a short."""
+    side = "buy" if position > 0 else "sell"
+    legs = [o for o in trade.orders.values() if o.role == side and o.filled > 0]
+    filled = sum((o.filled for o in legs), ZERO)
+    cost = sum((o.cost for o in legs), ZERO)
+    return abs(position) * cost / filled if filled else ZERO
+
+
 def usd_per_quote(opportunity: Any) -> Decimal:
     """USD value of one quote unit, from the detector's own USD figure of this opportunity."""
     if opportunity.net_profit:

@@ -199,6 +199,24 @@ async def test_cex_dex_trade_end_to_end(rig: Rig) -> None:
     assert started.trade_id in render_history_json(rig.journal().trades())
 
 
+async def test_onchain_dust_is_valued(rig: Rig) -> None:
+    await rig.swap("sushi", "WETH", 60)  # WETH cheap on sushi: the DEX buys, the CEX sells
+    opportunity = await rig.opportunity(
+        lambda o: (o.symbol, o.buy_venue, o.sell_venue) == (ETH_POOL, "sushi", "simex")
+    )
+    text = await rig.engine.approve(opportunity.id)
+    assert "completed" in text, text
+    (finished,) = rig.of(TradeFinished)
+    view = next(t for t in rig.engine.finished_trades() if t.id == finished.trade_id)
+    # The swap delivers 18-decimal WETH; the CEX sells it rounded to its step: dust is left.
+    assert view.dust > 0
+    record = rig.journal().trade(finished.trade_id)
+    assert record is not None
+    dex_buy = next(leg for leg in record.legs if leg.role == "buy")  # the leg that made it
+    assert view.dust_value == view.dust * dex_buy.cost / dex_buy.filled
+    assert view.dust_value > 0
+
+
 async def test_dex_leg_revert_unwinds_the_cex_leg(rig: Rig) -> None:
     await rig.swap("sushi", "USDC", 100_000)
     opportunity = await rig.opportunity(_sushi_dex_sell)
