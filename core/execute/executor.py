@@ -244,19 +244,23 @@ class Executor:
 
     # -- re-check against the current books ----------------------------------------------------
 
-    def _precheck(self, opp: Any) -> float:
+    def _precheck(self, opp: Any) -> None:
         """The checks that need no book or balance: refuse before any network round-trip."""
+        now = self._check_ttl(opp)
+        gate = self.breaker.check((opp.buy_venue, opp.sell_venue), opp.symbol, now)
+        if not gate.allowed:
+            raise Refused(gate.reason)
+
+    def _check_ttl(self, opp: Any) -> float:
         self._check_capacity()
         now = self.clock()
         if now > opp.expires_at:
             raise Refused(f"expired {now - opp.expires_at:.1f}s ago (ttl)")
-        gate = self.breaker.check((opp.buy_venue, opp.sell_venue), opp.symbol, now)
-        if not gate.allowed:
-            raise Refused(gate.reason)
         return now
 
     def _prepare(self, opp: Any) -> Plan:
-        now = self._precheck(opp)
+        # The breaker is asked again by acquire, right after this (no await in between).
+        now = self._check_ttl(opp)
         buy_ex, sell_ex = self._exchange(opp.buy_venue), self._exchange(opp.sell_venue)
         buy_book, sell_book = (
             self._book(opp.symbol, opp.buy_venue),
