@@ -1,14 +1,18 @@
 """The executor: turns an approved opportunity into two IOC legs, and a residual into an unwind.
 
 For each `submit(opportunity)`:
-1. refuse at once when draining, at max concurrent trades, or on a pair already in flight;
-2. re-check it against the *current* books: within its TTL, books usable, and still worth it
+1. refuse at once when draining, at max concurrent trades, on a pair already in flight, past
+   its TTL or when the risk gate says no (no network);
+2. fetch both balances (quote on the buy venue, base on the sell venue); then, with no await
+   until the permit, so nothing moves in between:
+3. re-check it against the *current* books: within its TTL, books usable, and still worth it
    after fees at the size the depth allows up to the limit prices (resized down if thinner);
-3. round amount and prices with the venues' precision helpers, check venue minimums;
-4. ask the risk gate (no network), fetch both balances (quote on the buy venue, base on the sell
-   venue), then take the breaker permit;
-5. journal both orders (committed) and send both legs concurrently as IOC limit orders priced
-   at most `max_slippage_bps` away from the detected VWAPs.
+   round amount and prices with the venues' precision helpers, check venue minimums;
+4. check the balances less what trades in flight hold there (reserve.py), take the breaker
+   permit and hold this trade's funds until it closes;
+5. in the trade's task, check the kill switch and breaker once more, journal both orders
+   (committed) and send both legs concurrently as IOC limit orders priced at most
+   `max_slippage_bps` away from the detected VWAPs.
 
 Each leg is followed to its venue's final state (see legs.py). If the legs filled unequally,
 the imbalance is flattened with a market order on the venue where it was taken; its cost is
