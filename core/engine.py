@@ -372,7 +372,9 @@ class Engine:
                     record.realized_pnl_usd or Decimal(0),
                     failed_venues=() if ok else (LIQUIDATION_VENUE,),
                 )
-        detail = record.reason or f"profit {record.profit_raw} raw, tx {record.tx_hash}"
+        pnl = record.realized_pnl_usd
+        profit = f"${pnl:,.2f} net of gas" if pnl is not None else f"{record.profit_raw} raw"
+        detail = record.reason or f"{profit} (journal {record.id}, block {record.block})"
         return f"{how}: liquidation {record.status} ({record.symbol}): {detail}"
 
     def _sweep_lending(self) -> None:
