@@ -30,18 +30,23 @@ interface IUniswapV3PoolMin {
 /// Three ways to fund the X leg, each in one transaction that reverts unless the owner ends up
 /// with at least `minProfit` more X:
 ///  - `flashV2`: a V2 flash swap takes Y out of the buy pair first; Y is sold on the sell pool
-///    and the pair is repaid in X (what `getAmountIn` asks), so no X is needed up front;
+///    and the pair is repaid in X (what `getAmountIn` asks at the pair's fee), so no X is
+///    needed up front;
 ///  - `flashV3`: X is borrowed from a third V3 pool's `flash` and repaid with its fee;
 ///  - `fromWallet`: the owner's own X (approved to this contract), gas only.
 /// Only the owner may call; a callback is accepted only from the pool this call is expecting,
 /// only of the kind expected (V2 call, V3 flash, V3 swap) and, for a V3 swap, only for the
 /// input token and at most the input amount (all kept in transient storage and cleared by the
 /// callback itself); a transient lock refuses reentry. A V3 hop must take its whole input.
+/// A V2 hop carries its pair's fee: forks charge other fees than Uniswap's 0.3 %, and a quote at
+/// the wrong fee either fails the pair's K check or leaves output unclaimed.
 contract FlashArbitrage {
-    /// A pool of one hop: `kind` 0 = Uniswap V2-style pair (0.3 % fee), 1 = Uniswap V3 pool.
+    /// A pool of one hop: `kind` 0 = Uniswap V2-style pair, 1 = Uniswap V3 pool; `feeBps` is the
+    /// V2 pair's swap fee in basis points (30 for Uniswap V2), ignored for V3 (the pool knows).
     struct Hop {
         address pool;
         uint8 kind;
+        uint16 feeBps;
     }
 
     error NotOwner();
@@ -52,11 +57,14 @@ contract FlashArbitrage {
     error TransferFailed();
     error NoOutput();
     error PartialFill(uint256 taken, uint256 amountIn);
+    error BadFee(uint16 feeBps);
+    error BadHop();
 
     event Arbitrage(address indexed token, uint256 amountIn, uint256 profit, uint8 funding);
 
     uint8 internal constant KIND_V2 = 0;
     uint8 internal constant KIND_V3 = 1;
+    uint256 internal constant BPS = 10_000;
     uint160 internal constant MIN_SQRT_RATIO_PLUS_ONE = 4295128740;
     uint160 internal constant MAX_SQRT_RATIO_MINUS_ONE =
         1461446703485210103287273052203988822378723970341;
@@ -92,18 +100,20 @@ contract FlashArbitrage {
     // -- entry points ----------------------------------------------------------------------
 
     /// Flash-swap `amountBorrow` of Y out of V2 pair `buy` (Y is the pair's other token than
-    /// `tokenX`), sell it on `sell`, repay the pair in X; profit in X goes to the owner.
+    /// `tokenX`), sell it on `sell`, repay the pair in X at `buy.feeBps`; profit in X goes to
+    /// the owner.
     function flashV2(
         address tokenX,
-        address buy,
+        Hop calldata buy,
         uint256 amountBorrow,
         Hop calldata sell,
         uint256 minProfit
     ) external onlyOwner nonReentrant returns (uint256 profit) {
+        if (buy.kind != KIND_V2) revert BadHop();
         uint256 before = IERC20Min(tokenX).balanceOf(address(this));
         (address tokenY, bool yIs0, uint256 repay) = _v2Borrow(buy, tokenX, amountBorrow);
-        _expect(buy, CB_V2_CALL, address(0), 0);
-        IUniswapV2PairMin(buy).swap(
+        _expect(buy.pool, CB_V2_CALL, address(0), 0);
+        IUniswapV2PairMin(buy.pool).swap(
             yIs0 ? amountBorrow : 0,
             yIs0 ? 0 : amountBorrow,
             address(this),
@@ -221,10 +231,10 @@ contract FlashArbitrage {
             if (!inIs0 && pair.token1() != tokenIn) revert BadToken();
             (uint112 r0, uint112 r1, ) = pair.getReserves();
             (uint256 rIn, uint256 rOut) = inIs0 ? (uint256(r0), uint256(r1)) : (r1, r0);
-            out = _v2AmountOut(amountIn, rIn, rOut);
+            out = v2AmountOut(amountIn, rIn, rOut, hop.feeBps);
             _transfer(tokenIn, hop.pool, amountIn);
             pair.swap(inIs0 ? 0 : out, inIs0 ? out : 0, address(this), "");
-        } else {
+        } else if (hop.kind == KIND_V3) {
             IUniswapV3PoolMin pool = IUniswapV3PoolMin(hop.pool);
             bool zeroForOne = pool.token0() == tokenIn;
             if (!zeroForOne && pool.token1() != tokenIn) revert BadToken();
@@ -241,25 +251,31 @@ contract FlashArbitrage {
             int256 taken = zeroForOne ? a0 : a1;
             if (taken != int256(amountIn)) revert PartialFill(uint256(taken), amountIn);
             out = uint256(-(zeroForOne ? a1 : a0));
+        } else {
+            revert BadHop();
         }
         if (out == 0) revert NoOutput();
     }
 
     /// Y (the pair's other token), whether Y is token0, and the X the pair wants for `amountY`.
     function _v2Borrow(
-        address pairAddress,
+        Hop calldata hop,
         address tokenX,
         uint256 amountY
     ) internal view returns (address tokenY, bool yIs0, uint256 repay) {
-        IUniswapV2PairMin pair = IUniswapV2PairMin(pairAddress);
-        address t0 = pair.token0();
-        address t1 = pair.token1();
-        if (tokenX != t0 && tokenX != t1) revert BadToken();
-        yIs0 = tokenX == t1;
-        tokenY = yIs0 ? t0 : t1;
+        IUniswapV2PairMin pair = IUniswapV2PairMin(hop.pool);
+        {
+            address t0 = pair.token0();
+            address t1 = pair.token1();
+            if (tokenX != t0 && tokenX != t1) revert BadToken();
+            yIs0 = tokenX == t1;
+            tokenY = yIs0 ? t0 : t1;
+        }
         (uint112 r0, uint112 r1, ) = pair.getReserves();
-        (uint256 reserveX, uint256 reserveY) = yIs0 ? (uint256(r1), uint256(r0)) : (r0, r1);
-        repay = _v2AmountIn(amountY, reserveX, reserveY);
+        // Reserves in (X, Y) order: the pair is repaid in X for the Y it lends.
+        repay = yIs0
+            ? v2AmountIn(amountY, r1, r0, hop.feeBps)
+            : v2AmountIn(amountY, r0, r1, hop.feeBps);
     }
 
     function _expect(address pool, uint8 kind, address token, uint256 amount) internal {
@@ -289,14 +305,34 @@ contract FlashArbitrage {
         revert BadToken();
     }
 
-    // UniswapV2Library.getAmountOut / getAmountIn with the 0.3 % fee.
-    function _v2AmountOut(uint256 amountIn, uint256 rIn, uint256 rOut) internal pure returns (uint256) {
-        uint256 withFee = amountIn * 997;
-        return (withFee * rOut) / (rIn * 1000 + withFee);
+    // UniswapV2Library.getAmountOut / getAmountIn with the fee in basis points: at 30 bps the
+    // same quotient as its 997/1000 form (numerator and denominator both scaled by 10). Public so
+    // the owner's tools can check a quote against the very code that trades on it.
+
+    /// Output of `amountIn` into a V2 pair with reserves `rIn` / `rOut` at `feeBps`, rounded down.
+    function v2AmountOut(
+        uint256 amountIn,
+        uint256 rIn,
+        uint256 rOut,
+        uint16 feeBps
+    ) public pure returns (uint256) {
+        uint256 withFee = amountIn * _feeFactor(feeBps);
+        return (withFee * rOut) / (rIn * BPS + withFee);
     }
 
-    function _v2AmountIn(uint256 amountOut, uint256 rIn, uint256 rOut) internal pure returns (uint256) {
-        return (rIn * amountOut * 1000) / ((rOut - amountOut) * 997) + 1;
+    /// Input a V2 pair with reserves `rIn` / `rOut` at `feeBps` asks for `amountOut`, rounded up.
+    function v2AmountIn(
+        uint256 amountOut,
+        uint256 rIn,
+        uint256 rOut,
+        uint16 feeBps
+    ) public pure returns (uint256) {
+        return (rIn * amountOut * BPS) / ((rOut - amountOut) * _feeFactor(feeBps)) + 1;
+    }
+
+    function _feeFactor(uint16 feeBps) internal pure returns (uint256) {
+        if (feeBps >= BPS) revert BadFee(feeBps);
+        return BPS - feeBps;
     }
 
     function _transfer(address token, address to, uint256 amount) internal {

@@ -97,6 +97,15 @@ def plan_pools(plan: DexPlan | DexDexPlan) -> list[DexPool]:
     return [plan.pool] if isinstance(plan, DexPlan) else [plan.buy, plan.sell]
 
 
+def flash_hop(pool: DexPool) -> tuple[str, int, int]:
+    """FlashArbitrage's `Hop` for `pool`: (address, kind 0 = V2 / 1 = V3, V2 fee in bps). A V2
+    fork's own fee travels with the route, so the contract quotes the pair as the detector did;
+    a V3 pool charges its own fee, so the field is 0 there."""
+    if pool.kind == "v2":
+        return (pool.address, 0, pool.fee)
+    return (pool.address, 1, 0)
+
+
 class OnChainTrader:
     """Runs approved on-chain opportunities; one instance per engine run.
 
@@ -629,11 +638,10 @@ class OnChainTrader:
 
     async def _send_arb(self, plan: DexDexPlan, gate: Gate) -> TxResult:
         assert self.flash_address is not None
-        buy = (plan.buy.address, 0 if plan.buy.kind == "v2" else 1)
-        sell = (plan.sell.address, 0 if plan.sell.kind == "v2" else 1)
+        buy, sell = flash_hop(plan.buy), flash_hop(plan.sell)
         mode = plan.funding.mode
         if mode == "flash_v2":
-            args: list[Any] = [plan.token_x, plan.buy.address, plan.amount_mid, sell]
+            args: list[Any] = [plan.token_x, buy, plan.amount_mid, sell]
             data = self._flash.encode_abi("flashV2", [*args, plan.min_profit])
         elif mode == "flash_v3":
             lender = to_checksum_address(plan.funding.lender or "")

@@ -11,6 +11,7 @@ from core.amm.v2 import get_amount_in, get_amount_out
 from core.chain.artifacts import load
 from core.chain.devnet import Devnet
 from core.chain.reverts import RevertDecoder, revert_data
+from core.chain.trade import flash_hop
 from core.detect.dex_dex import DexDexDetector, DexDexPlan
 from core.feeds.pools import PoolData, V2State, pools_from_manifest
 from core.settings import ThresholdSettings
@@ -107,7 +108,7 @@ def test_a_plan_that_would_lose_to_gas_after_the_pools_moved_reverts(clean_chain
     old_floor = max(int(plan.amount_out - plan.amount_in - plan.funding.cost) // 2, 1)
     assert old_floor < realised < gas_raw  # the old floor (half the net) let it through
     fn = flash.functions.flashV2(
-        usdc, plan.buy.address, plan.amount_mid, (plan.sell.address, 0), plan.min_profit
+        usdc, flash_hop(plan.buy), plan.amount_mid, flash_hop(plan.sell), plan.min_profit
     )
     tx = fn.build_transaction({"from": owner, "gas": 3_000_000})
     call = [{"from": owner, "to": tx["to"], "data": tx["data"]}, "latest"]

@@ -48,7 +48,7 @@ def _deploy_flash(devnet: Devnet, owner: str) -> Any:
 
 
 def contract_at(devnet: Devnet, address: str) -> Any:
-    return devnet.w3.eth.contract(address=address, abi=load("FlashArbitrage").abi)
+    return contract(devnet.w3, "FlashArbitrage", address)
 
 
 @pytest.fixture
@@ -84,9 +84,8 @@ def _reserves(s: Setup, pair: str) -> tuple[int, int]:
 
 def _revert_reason(s: Setup, fn: Any, sender: str) -> str:
     tx = fn.build_transaction({"from": sender, "gas": 3_000_000})
-    response = s.devnet.w3.provider.make_request(  # type: ignore[arg-type]
-        "eth_call", [{"from": sender, "to": tx["to"], "data": tx["data"]}, "latest"]
-    )
+    call = [{"from": sender, "to": tx["to"], "data": tx["data"]}, "latest"]
+    response = s.devnet.w3.provider.make_request("eth_call", call)  # type: ignore[arg-type]
     assert "error" in response, f"expected a revert, got {response}"
     return DECODER.decode(revert_data(response["error"]))
 
@@ -102,7 +101,9 @@ def test_v2_flash_swap_pays_the_owner_the_exact_profit(setup: Setup) -> None:
     before = balance(s.devnet, s.usdc, s.owner)
     send(
         s.devnet,
-        s.flash.functions.flashV2(s.usdc, s.uni, arb.amount_mid, (s.sushi, 0), expected),
+        s.flash.functions.flashV2(
+            s.usdc, (s.uni, 0, 30), arb.amount_mid, (s.sushi, 0, 30), expected
+        ),
         sender=s.owner,
     )
     assert balance(s.devnet, s.usdc, s.owner) - before == expected
@@ -117,10 +118,12 @@ def test_below_min_profit_reverts_and_changes_nothing(setup: Setup) -> None:
     arb = optimal_two_pool_arbitrage(uni_usdc, uni_weth, sushi_weth, sushi_usdc)
     repay = get_amount_in(arb.amount_mid, uni_usdc, uni_weth)
     expected = get_amount_out(arb.amount_mid, sushi_weth, sushi_usdc) - repay
-    fn = s.flash.functions.flashV2(s.usdc, s.uni, arb.amount_mid, (s.sushi, 0), expected + 1)
+    fn = s.flash.functions.flashV2(
+        s.usdc, (s.uni, 0, 30), arb.amount_mid, (s.sushi, 0, 30), expected + 1
+    )
     assert _revert_reason(s, fn, s.owner) == f"ProfitTooLow({expected}, {expected + 1})"
     # The wrong direction (buy where WETH is dear) cannot repay the flash swap at all.
-    wrong = s.flash.functions.flashV2(s.usdc, s.sushi, arb.amount_mid, (s.uni, 0), 0)
+    wrong = s.flash.functions.flashV2(s.usdc, (s.sushi, 0, 30), arb.amount_mid, (s.uni, 0, 30), 0)
     assert _revert_reason(s, wrong, s.owner) == "TransferFailed()"
     assert _reserves(s, s.uni) == (uni_usdc, uni_weth)
 
@@ -138,7 +141,9 @@ def test_v3_flash_loan_repays_amount_plus_fee(setup: Setup) -> None:
     before = balance(s.devnet, s.usdc, s.owner)
     send(
         s.devnet,
-        s.flash.functions.flashV3(s.usdc, lender, amount, (s.uni, 0), (s.sushi, 0), expected),
+        s.flash.functions.flashV3(
+            s.usdc, lender, amount, (s.uni, 0, 30), (s.sushi, 0, 30), expected
+        ),
         sender=s.owner,
     )
     assert balance(s.devnet, s.usdc, s.owner) - before == expected
@@ -161,7 +166,7 @@ def test_wallet_funding_through_a_v3_hop(setup: Setup) -> None:
     before = balance(s.devnet, s.usdc, s.owner)
     send(
         s.devnet,
-        s.flash.functions.fromWallet(s.usdc, amount, (s.uni, 0), (pool, 1), expected),
+        s.flash.functions.fromWallet(s.usdc, amount, (s.uni, 0, 30), (pool, 1, 0), expected),
         sender=s.owner,
     )
     assert balance(s.devnet, s.usdc, s.owner) - before == expected
@@ -171,10 +176,73 @@ def test_wallet_funding_through_a_v3_hop(setup: Setup) -> None:
 def test_a_stranger_cannot_call_or_fake_a_callback(setup: Setup) -> None:
     s = setup
     stranger = s.devnet.manifest.accounts[2].address
-    fn = s.flash.functions.flashV2(s.usdc, s.uni, 10**15, (s.sushi, 0), 0)
+    fn = s.flash.functions.flashV2(s.usdc, (s.uni, 0, 30), 10**15, (s.sushi, 0, 30), 0)
     assert _revert_reason(s, fn, stranger) == "NotOwner()"
     assert _revert_reason(s, s.flash.functions.sweep(s.usdc), stranger) == "NotOwner()"
     fake = s.flash.functions.uniswapV2Call(s.flash.address, 0, 10**18, b"")
     assert _revert_reason(s, fake, stranger) == "UnexpectedCallback()"
     fake_v3 = s.flash.functions.uniswapV3SwapCallback(10**6, 0, b"")
     assert _revert_reason(s, fake_v3, stranger) == "UnexpectedCallback()"
+
+
+# (amount, reserve in, reserve out): dust, a mid-size trade, most of a pool, 18- vs 6-decimal
+# reserves, and a quote whose rounding differs between the fee forms if they were not the same.
+QUOTES = [
+    (1, 10**18, 10**18),
+    (10**15, 3 * 10**21, 9 * 10**9),
+    (12_345_678_901, 2_000_000 * 10**6, 700 * 10**18),
+    (10**20, 10**21, 3 * 10**24),
+    (999_999, 1_000_003, 7_777_777),
+    (2**100, 2**110, 2**105),
+]
+
+
+@pytest.mark.parametrize("fee_bps", [30, 25, 0, 100])
+def test_the_contracts_v2_quotes_are_core_amm_v2s(setup: Setup, fee_bps: int) -> None:
+    """At 30 bps the bps form must give UniswapV2Library's 997/1000 results exactly (core.amm.v2
+    uses that form at 30); at other fees the generalised formula, as the detector prices."""
+    f = setup.flash.functions
+    for amount, r_in, r_out in QUOTES:
+        out = f.v2AmountOut(amount, r_in, r_out, fee_bps).call()
+        assert out == get_amount_out(amount, r_in, r_out, fee_bps=fee_bps)
+        want = min(amount, r_out - 1)
+        need = f.v2AmountIn(want, r_in, r_out, fee_bps).call()
+        assert need == get_amount_in(want, r_in, r_out, fee_bps=fee_bps)
+    if fee_bps == 30:  # the literal library form, not only core.amm.v2's reading of it
+        for amount, r_in, r_out in QUOTES:
+            lib = amount * 997 * r_out // (r_in * 1000 + amount * 997)
+            assert f.v2AmountOut(amount, r_in, r_out, 30).call() == lib
+
+
+def test_a_fee_of_the_whole_amount_or_more_is_refused(setup: Setup) -> None:
+    s = setup
+    fn = s.flash.functions.v2AmountOut(10**18, 10**21, 10**21, 10_000)
+    assert _revert_reason(s, fn, s.owner) == "BadFee(10000)"
+    route = s.flash.functions.flashV2(s.usdc, (s.uni, 0, 10_000), 10**15, (s.sushi, 0, 30), 0)
+    assert _revert_reason(s, route, s.owner) == "BadFee(10000)"
+    v3_lender = s.flash.functions.flashV2(s.usdc, (s.uni, 1, 0), 10**15, (s.sushi, 0, 30), 0)
+    assert _revert_reason(s, v3_lender, s.owner) == "BadHop()"
+
+
+def test_the_routes_fee_drives_the_v2_hops(setup: Setup) -> None:
+    """The pairs charge 30 bps. Told 35, the contract repays the borrowed-from pair more and
+    asks the sell pair for less, both of which a pair accepts: the owner's profit is then
+    exactly core.amm.v2's at 35 bps. Told 25, it asks the sell pair for more than 30 bps
+    allows, and the pair's K check refuses."""
+    s = setup
+    uni_usdc, uni_weth = _reserves(s, s.uni)
+    sushi_usdc, sushi_weth = _reserves(s, s.sushi)
+    mid = optimal_two_pool_arbitrage(uni_usdc, uni_weth, sushi_weth, sushi_usdc).amount_mid
+    repay = get_amount_in(mid, uni_usdc, uni_weth, fee_bps=35)
+    expected = get_amount_out(mid, sushi_weth, sushi_usdc, fee_bps=35) - repay
+    at_30 = get_amount_out(mid, sushi_weth, sushi_usdc) - get_amount_in(mid, uni_usdc, uni_weth)
+    assert 0 < expected < at_30
+    greedy = s.flash.functions.flashV2(s.usdc, (s.uni, 0, 30), mid, (s.sushi, 0, 25), 0)
+    assert _revert_reason(s, greedy, s.owner) == "UniswapV2: K"
+    before = balance(s.devnet, s.usdc, s.owner)
+    send(
+        s.devnet,
+        s.flash.functions.flashV2(s.usdc, (s.uni, 0, 35), mid, (s.sushi, 0, 35), expected),
+        sender=s.owner,
+    )
+    assert balance(s.devnet, s.usdc, s.owner) - before == expected

@@ -59,7 +59,7 @@ def setup(clean_chain: Devnet) -> Setup:
 
 def _trade(s: Setup, mode: int, other: str | None = None) -> Any:
     send(s.devnet, s.mock.functions.configure(mode, PAY_OUT, other or s.weth))
-    return s.flash.functions.fromWallet(s.usdc, AMOUNT, (s.mock.address, 1), (s.sushi, 0), 0)
+    return s.flash.functions.fromWallet(s.usdc, AMOUNT, (s.mock.address, 1, 0), (s.sushi, 0, 30), 0)
 
 
 def _revert_reason(s: Setup, fn: Any) -> str:
