@@ -28,7 +28,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
-from console.screens.confirm import ConfirmScreen
+from console.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from console.screens.help import HelpScreen
 from console.screens.history import HistoryScreen
 from console.screens.palette import ArbdeskCommands
@@ -184,12 +184,11 @@ class ArbdeskApp(App[int]):
         self.frame()
         if str(self.state.mode).lower() == "live" and self._start and not self._live_confirmed:
             self.push_screen(
-                ConfirmScreen(
+                TypedConfirmScreen(
                     "LIVE MODE",
                     "Mode is LIVE: approved trades send real orders with real money.\n"
-                    "Start the engine?",
-                    "Start live",
-                    danger=True,
+                    "Type LIVE and press enter to start the engine; escape quits.",
+                    "LIVE",
                 ),
                 self._live_answer,
             )

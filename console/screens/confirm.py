@@ -1,4 +1,5 @@
-"""A yes/no modal: `y` / enter confirms, `n` / escape declines. Dismisses with a bool."""
+"""Confirmation modals: yes/no (`y` confirms, `n` / escape declines) and a typed word for
+live trading. Both dismiss with a bool."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -41,3 +42,40 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class TypedConfirmScreen(ModalScreen[bool]):
+    """A confirmation that needs a word typed (LIVE for real money): a stray `y` or enter
+    can never start live trading. Escape declines."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "decline", "Cancel")]
+
+    def __init__(self, title: str, message: str, word: str) -> None:
+        super().__init__(classes="-danger")
+        self.title_text = title
+        self.message = message
+        self.word = word
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.title_text, id="dialog-title")
+            yield Static(self.message, id="dialog-message")
+            yield Input(placeholder=f"type {self.word} to confirm", id="dialog-word")
+            yield Static("", id="dialog-error")
+
+    def on_mount(self) -> None:
+        self.query_one("#dialog-word", Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip() == self.word:
+            self.dismiss(True)
+            return
+        self.query_one("#dialog-error", Static).update(
+            f"that is not {self.word}; type {self.word} exactly, or press escape to cancel"
+        )
+        event.input.value = ""
+
+    def action_decline(self) -> None:
+        self.dismiss(False)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from textual.widgets import Input, Static
 
 from console.app import ArbdeskApp
-from console.screens.confirm import ConfirmScreen
+from console.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from console.screens.history import HistoryScreen
 from console.screens.thresholds import ThresholdsScreen, field_id
 from console.widgets.status_bar import StatusBar
@@ -128,12 +128,30 @@ async def test_live_mode_asks_before_starting(engine: FakeEngine) -> None:
     app = ArbdeskApp(engine, clock=engine.clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, TypedConfirmScreen)
         assert not engine.started
-        await pilot.press("n")
+        await pilot.press("escape")
         await pilot.pause()
     assert not engine.started
     assert app.return_code == 2
+
+
+async def test_live_mode_starts_only_when_live_is_typed(engine: FakeEngine) -> None:
+    object.__setattr__(engine.settings, "mode", Mode.LIVE)
+    app = ArbdeskApp(engine, clock=engine.clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("y", "enter")  # a reflex yes is not enough
+        await pilot.pause()
+        assert isinstance(app.screen, TypedConfirmScreen)
+        assert "not LIVE" in str(app.screen.query_one("#dialog-error", Static).render())
+        assert not engine.started
+        await pilot.press("L", "I", "V", "E", "enter")
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if engine.started:
+                break
+        assert engine.started
 
 
 async def _edit(pilot, app: ArbdeskApp, path: str, value: str) -> Static:  # type: ignore[no-untyped-def]
