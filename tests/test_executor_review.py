@@ -96,21 +96,34 @@ def _order(status: str, filled: str | None, **extra: Any) -> dict[str, Any]:
     return raw
 
 
+def _leg_order(
+    runner: LegRunner,
+    role: str,
+    *,
+    venue: str = "scripted",
+    price: str = "100",
+    amount: str = "1",
+    trade_id: str = "t1",
+    client_order_id: str | None = None,
+) -> OrderRecord:
+    """A journaled limit order of one leg (buy or sell) of a test trade."""
+    return runner.new_order(
+        client_order_id=client_order_id or f"arb-{trade_id}-{role[0]}",
+        trade_id=trade_id,
+        role=role,
+        venue=venue,
+        symbol=SYMBOL,
+        side=role,
+        type="limit",
+        amount=amount,
+        price=price,
+    )
+
+
 def _runner(tmp_path: Path) -> tuple[LegRunner, OrderRecord]:
     journal = Journal(tmp_path / "j.db")
     runner = LegRunner(journal, poll_interval_s=0.01, unknown_grace_s=0.2)
-    record = runner.new_order(
-        client_order_id="arb-t1-b",
-        trade_id="t1",
-        role="buy",
-        venue="scripted",
-        symbol=SYMBOL,
-        side="buy",
-        type="limit",
-        amount="1",
-        price="100",
-    )
-    return runner, record
+    return runner, _leg_order(runner, "buy")
 
 
 FILLED = _order(
@@ -400,29 +413,9 @@ async def test_reconcile_reaccounts_a_finished_trade_whose_order_it_resolved(
         )
     )
     runner = LegRunner(journal)
-    buy = runner.new_order(
-        client_order_id="arb-t1-b",
-        trade_id="t1",
-        role="buy",
-        venue="scripted",
-        symbol=SYMBOL,
-        side="buy",
-        type="limit",
-        amount="1",
-        price="100",
-    )
+    buy = _leg_order(runner, "buy")
     journal.update_order(replace(buy, status=OrderStatus.UNKNOWN, error="lookup failed"))
-    sell = runner.new_order(
-        client_order_id="arb-t1-s",
-        trade_id="t1",
-        role="sell",
-        venue="other",
-        symbol=SYMBOL,
-        side="sell",
-        type="limit",
-        amount="1",
-        price="101",
-    )
+    sell = _leg_order(runner, "sell", venue="other", price="101")
     sold = replace(
         sell,
         status=OrderStatus.CLOSED,
@@ -535,16 +528,14 @@ async def test_a_journaled_paper_order_matches_its_balances_exactly(tmp_path: Pa
     )
     paper = PaperExchange(rig.exchange(CHEAP), lambda _s: book, {"USDT": "100000", "BTC": "1"})
     runner, _ = _runner(tmp_path)
-    record = runner.new_order(
-        client_order_id="paper-1",
-        trade_id="t2",
-        role="buy",
+    record = _leg_order(
+        runner,
+        "buy",
         venue=CHEAP,
-        symbol=SYMBOL,
-        side="buy",
-        type="limit",
-        amount="0.4",
         price="101.1",
+        amount="0.4",
+        trade_id="t2",
+        client_order_id="paper-1",
     )
     before = paper.free["USDT"]
     outcome = await runner.run(paper, record, timeout_s=1.0, params={"timeInForce": "IOC"})
