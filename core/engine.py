@@ -31,8 +31,6 @@ from core.detect.top_of_book import SpreadRow, spread_rows
 from core.events import (
     BookUpdated,
     EngineMessage,
-    Event,
-    FeedHealthChanged,
     FeedState,
     OpportunityExpired,
     OpportunityFound,
@@ -119,8 +117,7 @@ class Engine:
         self.exchanges: dict[str, Any] = {}
         self.sim_market: Any = None
         self.started_at = 0.0
-        self.counters = {"opportunities": 0, "book_updates": 0, "dropped_messages": 0}
-        self._feed_status: dict[tuple[str, str], FeedStatus] = {}
+        self.counters = {"opportunities": 0, "book_updates": 0}
         self._tasks: list[asyncio.Task[None]] = []
         self._feeds: FeedSet | None = None
         self._running = False
@@ -132,7 +129,6 @@ class Engine:
         self.onchain: OnChain | None = None
         self.lending: LendingService | None = None
         self._liquidations_seen: set[str] = set()
-        self.bus.listen(self._track_feed_health)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -550,14 +546,6 @@ class Engine:
                 self.journal.record_opportunity(gone, "expired", at=now)
             self.bus.publish(OpportunityExpired(gone.id, "ttl", at=now))
 
-    def _track_feed_health(self, event: Event) -> None:
-        if isinstance(event, FeedHealthChanged):
-            book = self.books.get(event.symbol, {}).get(event.venue)
-            last = book.received_at if book is not None else 0.0
-            self._feed_status[(event.venue, event.symbol)] = FeedStatus(
-                event.venue, event.symbol, event.state, event.reason, last
-            )
-
     def _message(self, level: str, text: str) -> None:
         logger.log(level, text)
         self.bus.publish(EngineMessage(level, text, at=self.clock()))
@@ -577,16 +565,18 @@ class Engine:
         return rows + (self.onchain.spread_rows() if self.onchain is not None else [])
 
     def feed_status(self) -> list[FeedStatus]:
+        """Read from the supervisors' own health, the one place a feed's state lives."""
+        supervisors = self._feeds.supervisors if self._feeds is not None else {}
         out = []
         for venue in self.venues:
             for symbol in self.symbols:
-                book = self.books.get(symbol, {}).get(venue)
-                if book is None:
+                sup = supervisors.get((venue, symbol))
+                if sup is None:
                     continue
-                status = self._feed_status.get((venue, symbol))
-                state = status.state if status else FeedState.CONNECTING
-                reason = status.reason if status else ""
-                out.append(FeedStatus(venue, symbol, state, reason, book.received_at))
+                state = sup.health.state or FeedState.CONNECTING
+                out.append(
+                    FeedStatus(venue, symbol, state, sup.health.reason, sup.book.received_at)
+                )
         return out
 
     def venue_health(self) -> dict[str, FeedState]:
@@ -623,6 +613,8 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.counters)
+        supervisors = self._feeds.supervisors.values() if self._feeds is not None else ()
+        out["dropped_messages"] = sum(sup.health.dropped for sup in supervisors)
         out["pending"] = len(self.board)
         if self.executor is not None:
             out.update(to_jsonable(self.executor.stats()))

@@ -17,6 +17,7 @@ from core.engine import Engine
 from core.events import (
     EngineMessage,
     Event,
+    FeedState,
     KillSwitchToggled,
     OpportunityExpired,
     TradeFinished,
@@ -112,6 +113,11 @@ async def test_start_and_stop(rig: Rig) -> None:
     assert engine.venues == ["simex", "simbit", "simkra"]
     await wait_for(lambda: engine.counters["book_updates"] > 50)
     assert {s.venue for s in engine.feed_status()} == set(engine.venues)
+    await wait_for(lambda: set(engine.venue_health().values()) == {FeedState.LIVE})
+    assert engine.stats()["dropped_messages"] == 0
+    assert engine._feeds is not None
+    engine._feeds.supervisors[("simex", "BTC/USDT")].health.drop("malformed (test)")
+    assert engine.stats()["dropped_messages"] == 1  # read from the feeds, not a copy
     assert engine.breaker_state() == "CLOSED" and not engine.killed
     await engine.stop()
     await engine.stop()  # idempotent
