@@ -24,6 +24,7 @@ from core.lending.health import (
 )
 from core.lending.routes import ROUTE_V2, RouteBook, SwapQuote
 from core.lending.wad_ray import percent_div, percent_mul
+from core.serialize import iso_utc
 
 DEFAULT_CLOSE_FACTOR_BPS = 5_000
 MAX_CLOSE_FACTOR_BPS = 10_000
@@ -125,8 +126,6 @@ class LiquidationOpportunity:
         return (self.user, self.plan.collateral_symbol, self.plan.debt_symbol)
 
     def to_json_dict(self) -> dict[str, Any]:
-        from core.detect.model import iso_utc
-
         p = self.plan
         return {
             "kind": self.kind,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import secrets
 from dataclasses import dataclass, fields, make_dataclass
-from datetime import UTC, datetime
 from typing import Any
+
+from core.serialize import iso_utc  # re-exported: the one ISO-8601 formatter
 
 # Ids: a random per-process prefix plus a counter, so ids are unique within a run, short, and
 # very unlikely to collide with a previous run's ids in the journal.
@@ -16,12 +17,6 @@ _counter = itertools.count(1)
 
 def new_opportunity_id() -> str:
     return f"{_RUN_PREFIX}-{next(_counter):x}"
-
-
-def iso_utc(epoch_s: float) -> str:
-    """Epoch seconds as ISO-8601 UTC with millisecond precision and a 'Z' suffix."""
-    stamp = datetime.fromtimestamp(epoch_s, tz=UTC).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
