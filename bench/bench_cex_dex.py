@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 import time
 
+from core.amm.pools import DexPool, PoolData, V2State
 from core.amm.v3 import PoolState
 from core.book import OrderBook
 from core.detect.cex_dex import CexDexDetector
-from core.feeds.pools import DexPool, PoolData, V2State
 from core.settings import ThresholdSettings
 
 WETH, USDC = "0x" + "11" * 20, "0x" + "22" * 20

@@ -28,7 +28,7 @@ from textual import events  # noqa: E402
 
 from console.app import ArbdeskApp  # noqa: E402
 from core.book import OrderBook  # noqa: E402
-from core.engine import Engine  # noqa: E402
+from core.engine.engine import Engine  # noqa: E402
 from core.events import BookUpdated  # noqa: E402
 from core.settings import Settings  # noqa: E402
 

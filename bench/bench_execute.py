@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from core.book import OrderBook
-from core.detect.model import Opportunity
+from core.detect.opportunity import Opportunity
 from core.execute.executor import Executor
-from core.journal import Journal, OrderRecord, OrderStatus
+from core.journal import Journal
+from core.records import OrderRecord, OrderStatus
 from core.risk import CircuitBreaker
 from core.settings import ExecutionSettings, RiskSettings, ThresholdSettings
 

@@ -17,14 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.amm.routes import ROUTE_V2, PoolRef, RouteBook  # noqa: E402
 from core.detect.liquidations import best_liquidation  # noqa: E402
-from core.lending.health import (  # noqa: E402
+from core.lending.health_factor import (  # noqa: E402
     Market,
     PositionBalances,
     ReserveState,
     account_data,
 )
-from core.lending.routes import ROUTE_V2, PoolRef, RouteBook  # noqa: E402
 
 RAY = 10**27
 N = 10_000
@@ -162,9 +162,9 @@ def bench_best_liquidation(market: Market, tracked: list[PositionBalances]) -> N
 def bench_multicall(users_count: int = 300, repeat: int = 5) -> None:
     """Devnet: open real positions, then time the batched Multicall3 read of all of them."""
     from core.chain.artifacts import ArtifactError
-    from core.chain.borrowers import BorrowerSim
-    from core.chain.devnet import Devnet
-    from core.lending.positions import AaveReader, read_market, read_positions
+    from core.deploy.devnet import Devnet
+    from core.feeds.aave_reader import AaveReader, read_market, read_positions
+    from core.feeds.sim.borrowers import BorrowerSim
 
     try:
         devnet = Devnet.start()

@@ -1,4 +1,4 @@
-"""The arbdesk console: a Textual app over a running `core.engine.Engine`.
+"""The arbdesk console: a Textual app over a running `core.engine.engine.Engine`.
 
 The engine runs in the app's own asyncio loop (started in a worker on mount, stopped on quit).
 The console holds one bus subscription; a frame worker drains it into `ConsoleState` at
@@ -30,9 +30,9 @@ from textual.worker import Worker, WorkerState
 
 from console.screens.confirm import ConfirmScreen, TypedConfirmScreen
 from console.screens.help import HelpScreen
-from console.screens.history import HistoryScreen
 from console.screens.palette import ArbdeskCommands
 from console.screens.thresholds import ThresholdsScreen
+from console.screens.trade_history import HistoryScreen
 from console.state import ConsoleState, EngineLike
 from console.themes import DEFAULT_THEME, load_themes, next_theme
 from console.widgets.liquidations import LiquidationsPane
@@ -566,7 +566,7 @@ def run_console(
 
     engine = engine_or_settings
     if isinstance(engine_or_settings, Settings):
-        from core.engine import Engine
+        from core.engine.engine import Engine
 
         provider = _passphrase_provider(engine_or_settings)
         engine = Engine(engine_or_settings, passphrase_provider=provider)

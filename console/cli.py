@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-# Each module in console/commands registers its own subparser(s).
+# Each module in console/cli_commands registers its own subparser(s).
 COMMAND_MODULES = ("run", "check_config", "scan", "history", "keys", "devnet")
 
 
@@ -29,9 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
-            module = importlib.import_module(f"console.commands.{name}")
+            module = importlib.import_module(f"console.cli_commands.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"console.commands.{name}":
+            if exc.name != f"console.cli_commands.{name}":
                 raise
             continue
         module.register(subparsers)

@@ -67,7 +67,9 @@ class VenueProblem(Event):
 
 @dataclass(frozen=True, slots=True)
 class OpportunityFound(Event):
-    opportunity: Any  # core.detect.model.Opportunity (Any here to keep this module leaf-level)
+    opportunity: (
+        Any  # core.detect.opportunity.Opportunity (Any here to keep this module leaf-level)
+    )
     refreshed: bool = False  # True when it re-confirms a pending opportunity (same id)
 
 
@@ -153,7 +155,7 @@ class TradeUnwinding(Event):
 
 @dataclass(frozen=True, slots=True)
 class TradeUpdated(Event):
-    trade: Any  # core.execute.model.TradeView, the latest snapshot of one trade
+    trade: Any  # core.execute.trades.TradeView, the latest snapshot of one trade
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,18 +20,25 @@ round-trip exactly; times are epoch seconds (REAL).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict, fields, is_dataclass
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from core.money import opt_dec, opt_str
+from core.records import (
+    BreakerEventRecord,
+    FillRecord,
+    OrderRecord,
+    OrderStatus,
+    TradeRecord,
+    TradeStatus,
+)
 
 SCHEMA_VERSION = 2
 """2: orders.other_fees (fees in a second currency), added to a version 1 journal on open."""
@@ -125,136 +132,6 @@ CREATE TABLE IF NOT EXISTS breaker_events (
     at REAL NOT NULL
 );
 """
-
-
-class OrderStatus(StrEnum):
-    PENDING = "pending"  # journaled, not yet acknowledged by the venue
-    OPEN = "open"
-    CLOSED = "closed"  # fully filled
-    CANCELED = "canceled"  # IOC remainder or our cancel; may carry a partial fill
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-    NOT_FOUND = "not_found"  # the venue never saw it (send failed before it arrived)
-    UNKNOWN = "unknown"  # we could not learn its state; needs a human
-
-    @property
-    def final(self) -> bool:
-        return self in _FINAL_ORDER
-
-
-_FINAL_ORDER = frozenset(
-    {
-        OrderStatus.CLOSED,
-        OrderStatus.CANCELED,
-        OrderStatus.REJECTED,
-        OrderStatus.EXPIRED,
-        OrderStatus.NOT_FOUND,
-    }
-)
-
-
-class TradeStatus(StrEnum):
-    SENDING = "sending"  # legs being placed / filled
-    UNWINDING = "unwinding"  # a residual position is being flattened
-    COMPLETED = "completed"  # both legs filled in full
-    HEDGED = "hedged"  # legs filled unequally; the imbalance was unwound
-    FAILED = "failed"  # nothing filled (rejected, timed out, ...)
-    NEEDS_ATTENTION = "needs_attention"  # a position or an order state a human must check
-
-    @property
-    def in_flight(self) -> bool:
-        return self in (TradeStatus.SENDING, TradeStatus.UNWINDING)
-
-
-def D(value: object) -> Decimal:
-    """Exact Decimal of a venue number: floats go through ``repr`` so 0.1 stays 0.1."""
-    if value is None:
-        return Decimal(0)
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(str(value))
-
-
-def _opt_dec(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-def _opt_str(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRecord:
-    client_order_id: str
-    trade_id: str
-    role: str  # buy | sell | unwind
-    venue: str
-    symbol: str
-    side: str
-    type: str
-    amount: Decimal
-    price: Decimal | None
-    status: OrderStatus
-    created_at: float
-    updated_at: float
-    venue_order_id: str | None = None
-    filled: Decimal = Decimal(0)
-    average: Decimal | None = None
-    cost: Decimal = Decimal(0)
-    fee: Decimal = Decimal(0)
-    fee_currency: str | None = None
-    error: str = ""
-    other_fees: tuple[tuple[str, Decimal], ...] = ()
-    """Fees charged in other currencies than `fee_currency` on the same order (a venue can
-    take part in BNB and part in USDT): (currency, amount) pairs, never summed into `fee`."""
-
-
-@dataclass(frozen=True, slots=True)
-class FillRecord:
-    client_order_id: str
-    trade_id: str
-    venue: str
-    symbol: str
-    side: str
-    amount: Decimal
-    price: Decimal
-    cost: Decimal
-    fee: Decimal
-    fee_currency: str | None
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class TradeRecord:
-    id: str
-    opportunity_id: str
-    symbol: str
-    buy_venue: str
-    sell_venue: str
-    amount: Decimal
-    status: TradeStatus
-    started_at: float
-    reason: str = ""
-    realized_pnl: Decimal | None = None
-    realized_pnl_usd: Decimal | None = None
-    fees: Decimal = Decimal(0)
-    volume: Decimal = Decimal(0)
-    unwind_cost: Decimal = Decimal(0)
-    residual: Decimal = Decimal(0)
-    finished_at: float | None = None
-    legs: tuple[OrderRecord, ...] = field(default=())
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerEventRecord:
-    scope: str
-    from_state: str
-    to_state: str
-    cause: str
-    reason: str
-    at: float
 
 
 def _json_default(value: object) -> Any:
@@ -397,8 +274,8 @@ class Journal:
                 str(trade.amount),
                 str(trade.status),
                 trade.reason,
-                _opt_str(trade.realized_pnl),
-                _opt_str(trade.realized_pnl_usd),
+                opt_str(trade.realized_pnl),
+                opt_str(trade.realized_pnl_usd),
                 str(trade.fees),
                 str(trade.volume),
                 str(trade.unwind_cost),
@@ -516,11 +393,11 @@ class Journal:
                 order.side,
                 order.type,
                 str(order.amount),
-                _opt_str(order.price),
+                opt_str(order.price),
                 str(order.status),
                 order.venue_order_id,
                 str(order.filled),
-                _opt_str(order.average),
+                opt_str(order.average),
                 str(order.cost),
                 str(order.fee),
                 order.fee_currency,
@@ -542,7 +419,7 @@ class Journal:
                     str(order.status),
                     order.venue_order_id,
                     str(order.filled),
-                    _opt_str(order.average),
+                    opt_str(order.average),
                     str(order.cost),
                     str(order.fee),
                     order.fee_currency,
@@ -661,8 +538,8 @@ def _trade_from_row(r: tuple[Any, ...]) -> TradeRecord:
         amount=Decimal(r[5]),
         status=TradeStatus(r[6]),
         reason=r[7],
-        realized_pnl=_opt_dec(r[8]),
-        realized_pnl_usd=_opt_dec(r[9]),
+        realized_pnl=opt_dec(r[8]),
+        realized_pnl_usd=opt_dec(r[9]),
         fees=Decimal(r[10]),
         volume=Decimal(r[11]),
         unwind_cost=Decimal(r[12]),
@@ -682,11 +559,11 @@ def _order_from_row(r: tuple[Any, ...]) -> OrderRecord:
         side=r[5],
         type=r[6],
         amount=Decimal(r[7]),
-        price=_opt_dec(r[8]),
+        price=opt_dec(r[8]),
         status=OrderStatus(r[9]),
         venue_order_id=r[10],
         filled=Decimal(r[11]),
-        average=_opt_dec(r[12]),
+        average=opt_dec(r[12]),
         cost=Decimal(r[13]),
         fee=Decimal(r[14]),
         fee_currency=r[15],
@@ -713,141 +590,3 @@ def _replace_legs(trade: TradeRecord, legs: tuple[OrderRecord, ...]) -> TradeRec
 
 
 # -- `arbdesk history` rendering -----------------------------------------------------------
-
-
-def parse_since(text: str) -> float:
-    """`--since` ISO date or datetime (naive means UTC) to epoch seconds."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
-
-
-def trade_to_dict(trade: TradeRecord) -> dict[str, Any]:
-    """A JSON-ready dict; Decimals as strings so no precision is lost."""
-    return {
-        "id": trade.id,
-        "opportunity_id": trade.opportunity_id,
-        "symbol": trade.symbol,
-        "buy_venue": trade.buy_venue,
-        "sell_venue": trade.sell_venue,
-        "amount": str(trade.amount),
-        "status": str(trade.status),
-        "reason": trade.reason,
-        "realized_pnl": _opt_str(trade.realized_pnl),
-        "realized_pnl_usd": _opt_str(trade.realized_pnl_usd),
-        "fees": str(trade.fees),
-        "volume": str(trade.volume),
-        "unwind_cost": str(trade.unwind_cost),
-        "residual": str(trade.residual),
-        "started_at": _iso(trade.started_at),
-        "finished_at": _iso(trade.finished_at),
-        "legs": [
-            {
-                "client_order_id": leg.client_order_id,
-                "role": leg.role,
-                "venue": leg.venue,
-                "side": leg.side,
-                "type": leg.type,
-                "amount": str(leg.amount),
-                "price": _opt_str(leg.price),
-                "status": str(leg.status),
-                "venue_order_id": leg.venue_order_id,
-                "filled": str(leg.filled),
-                "average": _opt_str(leg.average),
-                "cost": str(leg.cost),
-                "fee": str(leg.fee),
-                "fee_currency": leg.fee_currency,
-                "other_fees": {currency: str(amount) for currency, amount in leg.other_fees},
-                "error": leg.error,
-            }
-            for leg in trade.legs
-        ],
-    }
-
-
-def render_history_json(trades: Iterable[TradeRecord]) -> str:
-    """One JSON document: a list of trades, each with its legs."""
-    return json.dumps([trade_to_dict(t) for t in trades], indent=2)
-
-
-HISTORY_CSV_COLUMNS = (
-    "trade_id",
-    "started_at",
-    "finished_at",
-    "symbol",
-    "buy_venue",
-    "sell_venue",
-    "status",
-    "realized_pnl",
-    "fees",
-    "volume",
-    "unwind_cost",
-    "residual",
-    "reason",
-    "leg_role",
-    "leg_venue",
-    "leg_side",
-    "leg_type",
-    "leg_amount",
-    "leg_price",
-    "leg_status",
-    "leg_filled",
-    "leg_average",
-    "leg_cost",
-    "leg_fee",
-    "leg_fee_currency",
-    "leg_client_order_id",
-)
-
-
-def render_history_csv(trades: Iterable[TradeRecord]) -> str:
-    """One row per leg (trade columns repeated); a trade without legs gets one row."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HISTORY_CSV_COLUMNS)
-    for trade in trades:
-        d = trade_to_dict(trade)
-        head = [
-            d["id"],
-            d["started_at"],
-            d["finished_at"] or "",
-            d["symbol"],
-            d["buy_venue"],
-            d["sell_venue"],
-            d["status"],
-            d["realized_pnl"] or "",
-            d["fees"],
-            d["volume"],
-            d["unwind_cost"],
-            d["residual"],
-            d["reason"],
-        ]
-        legs: list[Mapping[str, Any]] = d["legs"] or [{}]
-        for leg in legs:
-            writer.writerow(
-                head
-                + [
-                    leg.get(k) or ""
-                    for k in (
-                        "role",
-                        "venue",
-                        "side",
-                        "type",
-                        "amount",
-                        "price",
-                        "status",
-                        "filled",
-                        "average",
-                        "cost",
-                        "fee",
-                        "fee_currency",
-                        "client_order_id",
-                    )
-                ]
-            )
-    return out.getvalue()

@@ -33,7 +33,8 @@ from typing import Any, Protocol
 
 from core.bus import EventBus
 from core.events import BreakerTransitioned, Event, FeedHealthChanged, FeedState, KillSwitchToggled
-from core.journal import BreakerEventRecord, Journal
+from core.journal import Journal
+from core.records import BreakerEventRecord
 from core.settings import RiskSettings, ThresholdSettings
 
 GLOBAL = "global"

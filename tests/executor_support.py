@@ -13,7 +13,7 @@ import ccxt.pro
 
 from core.book import OrderBook
 from core.bus import EventBus
-from core.detect.model import Opportunity, new_opportunity_id
+from core.detect.opportunity import Opportunity, new_opportunity_id
 from core.events import Event
 from core.execute.executor import Executor
 from core.feeds.sim.market import SimMarket

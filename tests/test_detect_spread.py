@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.book import OrderBook
-from core.detect.model import Opportunity, build_opportunity, iso_utc
+from core.detect.opportunity import Opportunity, build_opportunity, iso_utc
 from core.detect.spread import SpreadDetector
 from core.detect.usd import UsdRates, quote_currency
 from core.settings import ThresholdSettings

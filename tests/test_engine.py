@@ -12,8 +12,8 @@ from typing import TypeVar
 
 import pytest
 
-from core.detect.model import Opportunity
-from core.engine import Engine
+from core.detect.opportunity import Opportunity
+from core.engine.engine import Engine
 from core.events import (
     EngineMessage,
     Event,
@@ -23,7 +23,8 @@ from core.events import (
     TradeFinished,
     TradeStarted,
 )
-from core.journal import Journal, TradeStatus
+from core.journal import Journal
+from core.records import TradeStatus
 from core.settings import (
     ChainSettings,
     ExecutionSettings,

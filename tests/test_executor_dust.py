@@ -19,11 +19,12 @@ import pytest
 
 from core.book import OrderBook
 from core.bus import EventBus
-from core.detect.model import Opportunity
+from core.detect.opportunity import Opportunity
 from core.execute.executor import Executor
-from core.execute.model import TradeView
+from core.execute.trades import TradeView
 from core.feeds.sim.market import SimMarket
-from core.journal import Journal, TradeStatus
+from core.journal import Journal
+from core.records import TradeStatus
 from tests.executor_support import (
     BIN,
     CHEAP,

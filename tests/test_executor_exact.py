@@ -9,7 +9,7 @@ import ccxt
 
 from core.execute.exact import exact_order, fee_known, needs_trades, with_trades
 from core.execute.legs import apply_order
-from core.journal import OrderRecord, OrderStatus
+from core.records import OrderRecord, OrderStatus
 
 QTY = "123456789.123456789"  # 18 significant digits: no float holds it
 PRICE = "30000.00000001"

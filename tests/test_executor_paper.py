@@ -11,9 +11,9 @@ import ccxt
 import pytest
 
 from core.book import OrderBook
-from core.execute.model import TradeView
 from core.execute.paper import PaperExchange
-from core.journal import TradeStatus
+from core.execute.trades import TradeView
+from core.records import TradeStatus
 from tests.executor_support import CHEAP, DEAR, SYMBOL, make_rig
 
 

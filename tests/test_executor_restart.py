@@ -11,7 +11,8 @@ from pathlib import Path
 
 from core.execute.reconcile import reconcile
 from core.feeds.sim.market import SimMarket
-from core.journal import Journal, OrderStatus, TradeStatus
+from core.journal import Journal
+from core.records import OrderStatus, TradeStatus
 from core.settings import SimSettings, VenueKind, VenueSettings
 from tests.executor_support import CHEAP, DEAR, SYMBOL
 

@@ -21,13 +21,14 @@ import pytest
 
 from core.book import OrderBook
 from core.bus import EventBus
-from core.detect.model import Opportunity
+from core.detect.opportunity import Opportunity
 from core.execute.legs import LegRunner, apply_order
 from core.execute.paper import PaperExchange
 from core.execute.pnl import account
 from core.execute.reconcile import reconcile
 from core.feeds.sim.market import SimMarket
-from core.journal import Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
+from core.journal import Journal
+from core.records import OrderRecord, OrderStatus, TradeRecord, TradeStatus
 from core.settings import SimSettings, VenueKind, VenueSettings
 from tests.executor_support import (
     CHEAP,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.chain.gas import FeeOracle
+from core.chain.fee_oracle import FeeOracle
 from core.chain.reverts import RevertDecoder
 from core.execute.dex import TxSender
 

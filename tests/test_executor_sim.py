@@ -10,8 +10,8 @@ import ccxt
 import pytest
 
 from core.events import LegSent, TradeFinished, TradeRefused, TradeStarted, TradeUnwinding
-from core.execute.model import Submission, TradeView
-from core.journal import TradeStatus
+from core.execute.trades import Submission, TradeView
+from core.records import TradeStatus
 from core.settings import RiskSettings
 from tests.executor_support import CHEAP, DEAR, SYMBOL, Rig, make_rig
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from core.execute.legs import LegRunner
-from core.execute.model import TradeView
-from core.journal import Journal, OrderStatus, TradeStatus
+from core.execute.trades import TradeView
+from core.journal import Journal
+from core.records import OrderStatus, TradeStatus
 from tests.executor_support import CHEAP, DEAR, SYMBOL, Rig, make_rig
 from tests.test_executor_sim import pnl_from_journal
 

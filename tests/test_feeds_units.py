@@ -10,7 +10,7 @@ import ccxt.pro
 import pytest
 
 from core.events import Event, FeedHealthChanged, FeedMessageDropped, FeedState, VenueProblem
-from core.feeds.health import Backoff, FeedHealth
+from core.feeds.liveness import Backoff, FeedHealth
 from core.feeds.venues import create_exchange, prepare_venue, symbol_problem
 from core.settings import FeedSettings, VenueKind, VenueSettings
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from console.cli import main
-from core.journal import HISTORY_CSV_COLUMNS, Journal
+from core.history_export import HISTORY_CSV_COLUMNS
+from core.journal import Journal
 
 pytestmark = pytest.mark.timeout(90)
 REPO = Path(__file__).resolve().parent.parent

@@ -44,7 +44,7 @@ def test_core_sources_never_import_textual_or_console() -> None:
 
 def test_importing_the_engine_loads_no_textual() -> None:
     code = (
-        "import sys, core.engine\n"
+        "import sys, core.engine.engine\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'console'))\n"
         "print(','.join(bad))\n"
     )

@@ -12,19 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from core.detect.model import Opportunity
-from core.journal import (
-    SCHEMA_VERSION,
+from core.detect.opportunity import Opportunity
+from core.history_export import parse_since, render_history_csv, render_history_json
+from core.journal import SCHEMA_VERSION, Journal
+from core.records import (
     BreakerEventRecord,
     FillRecord,
-    Journal,
     OrderRecord,
     OrderStatus,
     TradeRecord,
     TradeStatus,
-    parse_since,
-    render_history_csv,
-    render_history_json,
 )
 
 T0 = 1_700_000_000.0

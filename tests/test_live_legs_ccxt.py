@@ -22,14 +22,15 @@ import pytest
 
 from core.book import OrderBook
 from core.bus import EventBus
-from core.detect.model import Opportunity
+from core.detect.opportunity import Opportunity
 from core.events import Event, KillSwitchToggled
 from core.execute.executor import Executor, Refused
 from core.execute.legs import LegRunner
-from core.execute.model import TradeView
 from core.execute.reconcile import reconcile
+from core.execute.trades import TradeView
 from core.feeds.sim.market import SimMarket
-from core.journal import Journal, OrderStatus, TradeRecord, TradeStatus
+from core.journal import Journal
+from core.records import OrderStatus, TradeRecord, TradeStatus
 from core.risk import CircuitBreaker
 from tests.executor_support import (
     BIN,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from core.chain.onchain import OnChain
-from core.engine import Engine
+from core.engine.engine import Engine
+from core.engine.onchain import OnChain
 from core.redact import redact
 from core.settings import Settings
 

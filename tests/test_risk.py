@@ -130,7 +130,7 @@ def test_daily_loss_trips_until_the_next_utc_day(tmp_path: Path) -> None:
 
 
 def test_daily_loss_survives_a_restart_through_the_journal(tmp_path: Path) -> None:
-    from core.journal import TradeRecord, TradeStatus
+    from core.records import TradeRecord, TradeStatus
 
     journal = Journal(tmp_path / "j.sqlite3")
     journal.insert_trade(
@@ -216,7 +216,7 @@ def test_kill_switch_halts_until_resume(tmp_path: Path) -> None:
 
 
 def test_risk_gate_reasons(tmp_path: Path) -> None:
-    from core.detect.model import Opportunity
+    from core.detect.opportunity import Opportunity
 
     breaker, _, _, _ = make(tmp_path)
     gate = RiskGate(breaker)

@@ -11,7 +11,6 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from core.amm.errors import UINT128_MAX, AmmRevert
 from core.amm.swap_math import compute_swap_step
@@ -24,17 +23,10 @@ from core.amm.tick_math import (
     get_tick_at_sqrt_ratio,
 )
 
-if TYPE_CHECKING:
-    from typing import Any
-
-    from web3 import AsyncWeb3, Web3
-
 __all__ = [
     "AmmRevert",
     "PoolState",
     "SwapResult",
-    "aload_pool_state",
-    "load_pool_state",
     "swap",
 ]
 
@@ -192,19 +184,3 @@ def _add_delta(liquidity: int, delta: int) -> int:
     if result > UINT128_MAX:
         raise AmmRevert("LA", "liquidity overflow")
     return result
-
-
-def load_pool_state(w3: Web3, pool_address: str, block: int | str = "latest") -> PoolState:
-    """Read a pool's swap state from a chain (see core.amm.v3_chain)."""
-    from core.amm.v3_chain import load_pool_state as load
-
-    return load(w3, pool_address, block)
-
-
-async def aload_pool_state(
-    w3: AsyncWeb3[Any], pool_address: str, block: int | str = "latest"
-) -> PoolState:
-    """Read a pool's swap state through AsyncWeb3 (see core.amm.v3_chain)."""
-    from core.amm.v3_chain import aload_pool_state as load
-
-    return await load(w3, pool_address, block)

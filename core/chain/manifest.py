@@ -86,7 +86,7 @@ class AaveReserveInfo:
 @dataclass(frozen=True, slots=True)
 class AaveDeployment:
     """Aave v3 core from the @aave/core-v3 artifacts, plus our PriceFeeds, Multicall3 and
-    Liquidator (see core.chain.aave_deploy)."""
+    Liquidator (see core.deploy.aave)."""
 
     addresses_provider: str
     acl_manager: str

@@ -11,7 +11,7 @@ For each pool and CEX venue, both directions are sized by the same exact math:
 where out() is the exact pool output (core.amm integer math on the pool's current state, so
 the pool fee and the price impact at that size are exact), the CEX side walks the live book,
 and gas = measured swap gas x (EIP-1559 base fee + tip) x ETH price in the quote currency.
-The input maximizing net is searched over sizes (core.detect.dex_quote.maximize). A pool
+The input maximizing net is searched over sizes (core.amm.quote.maximize). A pool
 whose marginal price, after both fees, shows no edge is skipped without a search (impact and
 gas only make it worse).
 """
@@ -22,24 +22,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from core.amm.pools import DexPool, PoolData, cex_symbol
+from core.amm.quote import maximize, mid_price, quote_exact_in
 from core.book import OrderBook
-from core.detect.dex_quote import maximize, mid_price, quote_exact_in
-from core.detect.model import Opportunity, new_opportunity_id
+from core.detect.opportunity import Opportunity, new_opportunity_id
 from core.detect.top_of_book import SpreadRow
-from core.feeds.pools import DexPool, PoolData
 from core.settings import ThresholdSettings
 
-TOKEN_TO_CEX = {"WETH": "ETH", "ETH": "ETH", "WBTC": "BTC", "USDC": "USDT", "USDT": "USDT"}
 PARITY_NOTE = {"USDC": "=USDC"}
-
-
-def cex_symbol(pool: DexPool) -> str | None:
-    """The CEX symbol a pool trades against (`WETH/USDC` -> `ETH/USDT`), or None."""
-    base, _, quote = pool.symbol.partition("/")
-    b, q = TOKEN_TO_CEX.get(base), TOKEN_TO_CEX.get(quote)
-    if b is None or q is None or b == q:
-        return None
-    return f"{b}/{q}"
 
 
 def row_symbol(pool: DexPool) -> str:

@@ -3,8 +3,8 @@
 Buy the base on pool A with quote X, sell it on pool B for X, in one FlashArbitrage call.
 Sizing: two V2 pairs use the closed form (core.amm.v2.optimal_two_pool_arbitrage, exact);
 any pair with a V3 pool searches the input with exact swaps on both states. The profit is in
-raw X, net of the funding choice (wallet gas, or flash premium + extra gas; core.detect.funding)
-converted at the gas price in X.
+raw X, net of the funding choice (wallet gas, or flash premium + extra gas;
+core.detect.capital_source) converted at the gas price in X.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from itertools import permutations
 from math import ceil
 
+from core.amm.pools import DexPool, PoolData, V2State
+from core.amm.quote import maximize, mid_price, quote_exact_in
 from core.amm.v2 import optimal_two_pool_arbitrage
+from core.detect.capital_source import FundingChoice, choose_funding
 from core.detect.cex_dex import DexPlan
-from core.detect.dex_quote import maximize, mid_price, quote_exact_in
-from core.detect.funding import FundingChoice, choose_funding
-from core.detect.model import Opportunity, new_opportunity_id
+from core.detect.opportunity import Opportunity, new_opportunity_id
 from core.detect.top_of_book import SpreadRow
-from core.feeds.pools import DexPool, PoolData, V2State
 from core.settings import ThresholdSettings
 
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from core.lending.health import (
+from core.amm.routes import ROUTE_V2, RouteBook, SwapQuote
+from core.lending.health_factor import (
     CLOSE_FACTOR_HF_THRESHOLD_WAD,
     AccountData,
     Market,
     PositionBalances,
 )
-from core.lending.routes import ROUTE_V2, RouteBook, SwapQuote
 from core.lending.wad_ray import percent_div, percent_mul
 from core.serialize import iso_utc
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from core.book import OrderBook
-from core.detect.model import Opportunity, build_opportunity, new_opportunity_id
+from core.detect.opportunity import Opportunity, build_opportunity, new_opportunity_id
 from core.detect.usd import UsdRates, quote_currency
 from core.settings import ThresholdSettings
 

@@ -18,10 +18,11 @@ from typing import Any, Literal
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from core.chain.gas import FeeOracle, Fees
+from core.amm.pools import DexPool
+from core.chain.fee_oracle import FeeOracle
 from core.chain.nonces import NonceManager
 from core.chain.reverts import RevertDecoder, revert_data
-from core.feeds.pools import DexPool
+from core.gas import Fees
 
 TxStatus = Literal["mined", "reverted", "rejected"]
 Gate = Callable[[], str]

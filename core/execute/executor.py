@@ -48,10 +48,12 @@ from core.events import (
 )
 from core.execute.ledger import TradeLedger, dust_reason, dust_value, usd_per_quote
 from core.execute.legs import UNKNOWN_GRACE_S, LegRunner
-from core.execute.model import ZERO, ExecutorStats, LegOutcome, Submission, Trade, TradeView, Venue
 from core.execute.pnl import account
 from core.execute.reserve import Hold, Reservations
-from core.journal import D, Journal, OrderStatus, TradeStatus
+from core.execute.trades import ZERO, ExecutorStats, LegOutcome, Submission, Trade, TradeView, Venue
+from core.journal import Journal
+from core.money import D
+from core.records import OrderStatus, TradeStatus
 from core.risk import CircuitBreaker, Decision
 from core.settings import ExecutionSettings, RiskSettings, ThresholdSettings
 

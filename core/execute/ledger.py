@@ -27,9 +27,11 @@ from core.events import (
     TradeUpdated,
 )
 from core.execute.legs import LegRunner
-from core.execute.model import ZERO, Trade, Venue
 from core.execute.pnl import Accounting
-from core.journal import D, FillRecord, Journal, OrderRecord, TradeRecord, TradeStatus
+from core.execute.trades import ZERO, Trade, Venue
+from core.journal import Journal
+from core.money import D
+from core.records import FillRecord, OrderRecord, TradeRecord, TradeStatus
 from core.risk import CircuitBreaker, Decision
 
 Close = Callable[[Trade, bool], None]

@@ -25,8 +25,10 @@ from typing import Any
 import ccxt
 
 from core.execute.exact import exact_order, needs_trades, with_trades
-from core.execute.model import LegOutcome, Venue
-from core.journal import D, FillRecord, Journal, OrderRecord, OrderStatus
+from core.execute.trades import LegOutcome, Venue
+from core.journal import Journal
+from core.money import D
+from core.records import FillRecord, OrderRecord, OrderStatus
 
 Clock = Callable[[], float]
 

@@ -20,13 +20,13 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from core.chain.aave_deploy import aave_abi
+from core.amm.routes import ROUTE_V2
+from core.chain.aave_artifacts import aave_abi
 from core.chain.aave_errors import explain
 from core.chain.manifest import AaveDeployment
 from core.chain.reverts import RevertDecoder, revert_data
 from core.detect.liquidations import LiquidationGas, LiquidationOpportunity, swap_kind
 from core.execute.dex import GAS_MARGIN, TxResult, TxSender, TxSendError
-from core.lending.routes import ROUTE_V2
 
 GAS_HEADROOM = 2
 """Without a pre-flight estimate, gas limit = forecast x this: a limit, not a cost."""

@@ -26,7 +26,7 @@ from typing import Any
 import ccxt
 
 from core.book import OrderBook
-from core.journal import D
+from core.money import D
 
 BookSource = Callable[[str], OrderBook | None]  # symbol -> this venue's live book
 

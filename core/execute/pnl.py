@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from core.execute.model import ZERO
-from core.journal import OrderRecord
+from core.execute.trades import ZERO
+from core.records import OrderRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,11 @@ from decimal import Decimal
 import ccxt
 
 from core.execute.legs import UNKNOWN_GRACE_S, apply_order, exact_answer
-from core.execute.model import Venue
 from core.execute.pnl import account
-from core.journal import D, Journal, OrderRecord, OrderStatus, TradeRecord, TradeStatus
+from core.execute.trades import Venue
+from core.journal import Journal
+from core.money import D
+from core.records import OrderRecord, OrderStatus, TradeRecord, TradeStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from loguru import logger
 
 from core.book import OrderBook
 from core.events import FeedState, VenueProblem
-from core.feeds.health import Publish
+from core.feeds.liveness import Publish
 from core.feeds.supervisor import FeedSupervisor, OnUpdate
 from core.feeds.venues import create_exchange, prepare_venue
 from core.settings import Settings, VenueSettings

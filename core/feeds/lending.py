@@ -19,8 +19,7 @@ from web3 import Web3
 
 from core.chain.manifest import AaveDeployment
 from core.chain.rpc import RpcError, batch
-from core.lending.health import AccountData, Market, PositionBalances, account_data
-from core.lending.positions import (
+from core.feeds.aave_reader import (
     AaveReader,
     ChainAccountData,
     LendingReadError,
@@ -28,6 +27,7 @@ from core.lending.positions import (
     read_market,
     read_positions,
 )
+from core.lending.health_factor import AccountData, Market, PositionBalances, account_data
 
 _TOPICS = {
     # event signature -> index of the topic holding the position's owner

@@ -22,18 +22,17 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from eth_abi import decode
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from loguru import logger
 
+from core.amm.pools import DexPool, PoolData, V2State
 from core.amm.v3 import PoolState
-from core.amm.v3_chain import aload_pool_state
 from core.chain.rpc import RpcError, abatch, aeth_calls
 from core.events import Event, FeedHealthChanged, FeedState
-
-Kind = Literal["v2", "v3"]
+from core.feeds.pool_state import aload_pool_state
 
 SYNC_TOPIC = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1"
 SWAP_V3_TOPIC = "0xc42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67"
@@ -46,39 +45,6 @@ KEEP_BLOCKS = 128
 """Block hashes kept for reorg detection; a deeper reorg reloads every pool."""
 MAX_RANGE = 500
 """Blocks applied from logs in one poll; further behind, the feed reloads at the head."""
-
-
-@dataclass(frozen=True, slots=True)
-class DexPool:
-    """One on-chain pool as a venue sees it. `venue` is its display name (`uni-v2`, `sushi`,
-    `uni-v3-500`); `symbol` is BASE/QUOTE in token symbols (`WETH/USDC`)."""
-
-    venue: str
-    kind: Kind
-    address: str
-    symbol: str
-    token0: str
-    token1: str
-    symbol0: str
-    symbol1: str
-    decimals0: int
-    decimals1: int
-    fee: int
-    """V2: fee in bps (30); V3: fee in pips (500 = 0.05 %)."""
-    tick_spacing: int = 0
-
-    @property
-    def fee_bps(self) -> float:
-        return float(self.fee) if self.kind == "v2" else self.fee / 100
-
-
-@dataclass(frozen=True, slots=True)
-class V2State:
-    reserve0: int
-    reserve1: int
-
-
-PoolData = V2State | PoolState
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from loguru import logger
 
 from core.book import BookDataError, OrderBook
 from core.events import FeedState
-from core.feeds.health import Backoff, FeedHealth, Publish
+from core.feeds.liveness import Backoff, FeedHealth, Publish
 from core.settings import FeedSettings
 
 OnUpdate = Callable[[str, str, OrderBook], None]

@@ -17,7 +17,7 @@ from typing import Any
 from loguru import logger
 
 from core.events import VenueProblem
-from core.feeds.health import Backoff, Publish
+from core.feeds.liveness import Backoff, Publish
 from core.settings import FeedSettings, VenueKind, VenueSettings
 
 

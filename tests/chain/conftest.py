@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.chain.artifacts import ArtifactError, anvil_binary, load
-from core.chain.devnet import Devnet
+from core.deploy.devnet import Devnet
 
 
 def _missing_node_modules() -> str | None:

@@ -8,9 +8,9 @@ from eth_abi import decode
 from web3 import Web3
 
 from core.chain.artifacts import load
-from core.chain.deploy import DEADLINE
-from core.chain.devnet import Devnet
 from core.chain.rpc import RpcError, eth_calls
+from core.deploy.devnet import Devnet
+from core.deploy.uniswap import DEADLINE
 
 MAX_UINT = 2**256 - 1
 

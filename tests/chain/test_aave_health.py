@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import random
 
-from core.chain.borrowers import BorrowerSim
-from core.chain.devnet import Devnet
 from core.chain.rpc import batch
-from core.lending.health import account_data
-from core.lending.positions import AaveReader, PositionRead, read_market, read_positions
+from core.deploy.devnet import Devnet
+from core.feeds.aave_reader import AaveReader, PositionRead, read_market, read_positions
+from core.feeds.sim.borrowers import BorrowerSim
+from core.lending.health_factor import account_data
 
 
 def _compare_all(devnet: Devnet, reader: AaveReader, users: list[str]) -> int:

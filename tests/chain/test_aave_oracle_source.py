@@ -7,8 +7,8 @@ from typing import Any
 
 from web3 import Web3
 
-from core.chain.aave_deploy import PRICE_DECIMALS, aave_abi, load_aave
-from core.chain.devnet import Devnet
+from core.chain.aave_artifacts import PRICE_DECIMALS, aave_abi, load_aave
+from core.deploy.devnet import Devnet
 from core.feeds.lending import LendingFeed
 from tests.chain.helpers import send
 

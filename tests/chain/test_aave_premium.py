@@ -8,11 +8,11 @@ from decimal import Decimal
 
 from web3 import Web3
 
-from core.chain.aave_deploy import aave_abi
-from core.chain.borrowers import BorrowerSim, BorrowerSpec
-from core.chain.devnet import Devnet
-from core.lending.positions import AaveReader, read_market
-from core.lending.service import LendingService
+from core.chain.aave_artifacts import aave_abi
+from core.deploy.devnet import Devnet
+from core.engine.lending import LendingService
+from core.feeds.aave_reader import AaveReader, read_market
+from core.feeds.sim.borrowers import BorrowerSim, BorrowerSpec
 from core.lending.wad_ray import percent_mul
 from core.settings import LendingSettings
 from tests.chain.helpers import send

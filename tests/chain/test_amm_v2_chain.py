@@ -9,8 +9,8 @@ from eth_abi import decode
 
 from core.amm.errors import AmmRevert
 from core.amm.v2 import get_amount_in, get_amount_out, optimal_two_pool_arbitrage
-from core.chain.devnet import Devnet
 from core.chain.rpc import RpcError, eth_calls
+from core.deploy.devnet import Devnet
 from tests.chain.helpers import DEADLINE, balance, contract, deploy_token, send, v2_reserves
 
 pytestmark = pytest.mark.devnet

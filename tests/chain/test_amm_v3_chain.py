@@ -11,10 +11,10 @@ from web3.exceptions import ContractLogicError
 
 from core.amm.errors import AmmRevert
 from core.amm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
-from core.amm.v3 import PoolState, aload_pool_state, load_pool_state, swap
-from core.amm.v3_chain import PoolLoadError
-from core.chain.devnet import Devnet
+from core.amm.v3 import PoolState, swap
 from core.chain.rpc import RpcError, eth_calls
+from core.deploy.devnet import Devnet
+from core.feeds.pool_state import PoolLoadError, aload_pool_state, load_pool_state
 from tests.chain.helpers import DEADLINE, contract, deploy_token, send
 
 pytestmark = pytest.mark.devnet

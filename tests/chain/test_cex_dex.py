@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from core.amm.pools import DexPool, PoolData, V2State, cex_symbol
 from core.amm.v2 import get_amount_out
 from core.book import OrderBook
-from core.detect.cex_dex import CexDexDetector, cex_symbol
+from core.detect.capital_source import choose_funding
+from core.detect.cex_dex import CexDexDetector
 from core.detect.dex_dex import DexDexDetector
-from core.detect.funding import choose_funding
-from core.feeds.pools import DexPool, PoolData, V2State
 from core.settings import ThresholdSettings
 
 NOW = 1_000.0

@@ -12,8 +12,8 @@ from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
 from core.chain.artifacts import V2_PAIR_INIT_CODE_HASH, V3_POOL_INIT_CODE_HASH, load
-from core.chain.devnet import Devnet, is_anvil_pid
 from core.chain.manifest import Manifest
+from core.deploy.devnet import Devnet, is_anvil_pid
 
 pytestmark = pytest.mark.devnet
 REPO = Path(__file__).resolve().parents[2]

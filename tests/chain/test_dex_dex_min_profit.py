@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
+from core.amm.pools import PoolData, V2State
 from core.amm.v2 import get_amount_in, get_amount_out
 from core.chain.artifacts import load
-from core.chain.devnet import Devnet
 from core.chain.reverts import RevertDecoder, revert_data
-from core.chain.trade import flash_hop
+from core.deploy.devnet import Devnet
 from core.detect.dex_dex import DexDexDetector, DexDexPlan
-from core.feeds.pools import PoolData, V2State, pools_from_manifest
+from core.execute.onchain_trader import flash_hop
+from core.feeds.pools import pools_from_manifest
 from core.settings import ThresholdSettings
 from tests.chain.helpers import DEADLINE, contract, send, v2_reserves
 

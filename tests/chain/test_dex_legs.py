@@ -10,13 +10,16 @@ import pytest
 from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from core.amm import v3
+from core.amm.pools import DexPool
 from core.amm.v2 import get_amount_out
 from core.chain.artifacts import load
-from core.chain.devnet import Devnet
-from core.chain.gas import FeeOracle, fees_from_history
+from core.chain.fee_oracle import FeeOracle
 from core.chain.reverts import RevertDecoder
+from core.deploy.devnet import Devnet
 from core.execute.dex import DexLegs, TxSender
-from core.feeds.pools import DexPool, pools_from_manifest
+from core.feeds.pool_state import load_pool_state
+from core.feeds.pools import pools_from_manifest
+from core.gas import fees_from_history
 from tests.chain.helpers import balance, v2_reserves
 
 pytestmark = pytest.mark.devnet
@@ -68,7 +71,7 @@ async def test_v2_and_v3_router_swaps_deliver_the_exact_quote(clean_chain: Devne
     assert balance(devnet, weth, me) - before == expected
 
     pool = _pool(devnet, "uni-v3-500", "WETH/USDC")
-    state = v3.load_pool_state(devnet.w3, pool.address)
+    state = load_pool_state(devnet.w3, pool.address)
     zero_for_one = pool.token0 == usdc
     quote = v3.swap(state, zero_for_one, amount)
     expected = -(quote.amount1 if zero_for_one else quote.amount0)

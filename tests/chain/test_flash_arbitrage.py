@@ -12,8 +12,9 @@ import pytest
 from core.amm import v3
 from core.amm.v2 import get_amount_in, get_amount_out, optimal_two_pool_arbitrage
 from core.chain.artifacts import load
-from core.chain.devnet import Devnet
 from core.chain.reverts import RevertDecoder, revert_data
+from core.deploy.devnet import Devnet
+from core.feeds.pool_state import load_pool_state
 from tests.chain.helpers import DEADLINE, MAX_UINT, balance, contract, send, v2_reserves
 
 pytestmark = pytest.mark.devnet
@@ -152,7 +153,7 @@ def test_v3_flash_loan_repays_amount_plus_fee(setup: Setup) -> None:
 def test_wallet_funding_through_a_v3_hop(setup: Setup) -> None:
     s = setup
     pool = _v3_pool(s.devnet, "WETH/USDC", 3000)
-    state = v3.load_pool_state(s.devnet.w3, pool)
+    state = load_pool_state(s.devnet.w3, pool)
     uni_usdc, uni_weth = _reserves(s, s.uni)
     amount = 40_000 * 10**6
     mid = get_amount_out(amount, uni_usdc, uni_weth)
@@ -170,7 +171,7 @@ def test_wallet_funding_through_a_v3_hop(setup: Setup) -> None:
         sender=s.owner,
     )
     assert balance(s.devnet, s.usdc, s.owner) - before == expected
-    assert v3.load_pool_state(s.devnet.w3, pool).sqrt_price_x96 == result.sqrt_price_x96
+    assert load_pool_state(s.devnet.w3, pool).sqrt_price_x96 == result.sqrt_price_x96
 
 
 def test_a_stranger_cannot_call_or_fake_a_callback(setup: Setup) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from core.chain.artifacts import contracts_out_dir, load
-from core.chain.devnet import Devnet
 from core.chain.reverts import RevertDecoder, revert_data
+from core.deploy.devnet import Devnet
 from tests.chain.helpers import MAX_UINT, balance, contract, send
 
 pytestmark = pytest.mark.devnet

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from core.chain.aave_deploy import aave_abi
-from core.chain.borrowers import BorrowerSpec
-from core.engine import LIQUIDATION_VENUE, Engine
-from core.lending.service import LendingService
+from core.chain.aave_artifacts import aave_abi
+from core.engine.engine import LIQUIDATION_VENUE, Engine
+from core.engine.lending import LendingService
+from core.feeds.sim.borrowers import BorrowerSpec
 from core.settings import (
     JournalSettings,
     LendingSettings,

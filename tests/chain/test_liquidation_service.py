@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from core.chain.borrowers import BorrowerSim, BorrowerSpec
-from core.chain.devnet import Devnet
+from core.amm.pools import V2State
+from core.amm.routes import ROUTE_V2
 from core.chain.rpc import RpcError, batch
+from core.deploy.devnet import Devnet
+from core.engine.lending import LendingService
 from core.feeds import lending as lending_feed
-from core.feeds.pools import V2State
-from core.lending.health import account_data
-from core.lending.positions import AaveReader, PositionRead, read_market, read_positions
-from core.lending.routes import ROUTE_V2
-from core.lending.service import LendingService
+from core.feeds.aave_reader import AaveReader, PositionRead, read_market, read_positions
+from core.feeds.sim.borrowers import BorrowerSim, BorrowerSpec
+from core.lending.health_factor import account_data
 from core.settings import LendingSettings
 
 T0 = 1_000.0
@@ -103,7 +103,9 @@ def test_rpc_error_mid_scan_keeps_positions_stale(
     assert service.opportunities() == []
 
 
-def test_pool_feed_states_replace_own_reads(clean_chain: Devnet) -> None:
+def test_pool_feed_states_replace_own_reads(
+    clean_chain: Devnet, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Given the pool feed's states, the service prices routes on them and reads no pool."""
     devnet = clean_chain
     own, _ = _service(devnet)
@@ -120,7 +122,11 @@ def test_pool_feed_states_replace_own_reads(clean_chain: Devnet) -> None:
     shared = LendingService(
         settings, devnet.w3, devnet.manifest, clock=lambda: T0, pool_states=lambda: feed_states
     )
-    shared.routes.load = None  # type: ignore[assignment,method-assign]  # must not be called
+
+    def must_not_read(*_: object) -> None:
+        raise AssertionError("the service read the chain instead of the feed's states")
+
+    monkeypatch.setattr("core.engine.lending.load_route_states", must_not_read)
     shared.scan_once()
     assert shared.last_error == ""
     (opp,) = shared.opportunities()

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from web3 import AsyncHTTPProvider, AsyncWeb3, Web3
 
-from core.chain.aave_deploy import aave_abi
-from core.chain.borrowers import BorrowerSim, BorrowerSpec
-from core.chain.devnet import Devnet
-from core.chain.gas import FeeOracle
+from core.amm.routes import RouteBook
+from core.chain.aave_artifacts import aave_abi
+from core.chain.fee_oracle import FeeOracle
+from core.deploy.devnet import Devnet
 from core.detect.liquidations import (
     GAS_LIQUIDATION_V2,
     GAS_LIQUIDATION_V3,
@@ -26,13 +26,14 @@ from core.detect.liquidations import (
     new_liquidation_id,
     swap_kind,
 )
+from core.engine.lending import owner_dev_key
 from core.execute.dex import TxSender
 from core.execute.liquidate import LiquidationExecutor, liquidator_decoder
+from core.feeds.aave_reader import AaveReader, PositionRead, read_market, read_positions
+from core.feeds.route_states import load_route_states, route_book_from_manifest
+from core.feeds.sim.borrowers import BorrowerSim, BorrowerSpec
 from core.journal import Journal
-from core.lending.health import account_data
-from core.lending.positions import AaveReader, PositionRead, read_market, read_positions
-from core.lending.routes import RouteBook
-from core.lending.service import owner_dev_key
+from core.lending.health_factor import account_data
 
 GAS_PRICE_WEI = 2 * 10**9
 
@@ -59,8 +60,8 @@ def _opportunity(
     data = account_data(read.balances, market)
     assert data.liquidatable
     if routes is None:
-        routes = RouteBook.from_manifest(devnet.manifest)
-        routes.load(devnet.w3, block)
+        routes = route_book_from_manifest(devnet.manifest)
+        load_route_states(routes, devnet.w3, block)
     plan = best_liquidation(
         market, read.balances, data, routes, aave.flash_loan_premium_bps, GAS_PRICE_WEI
     )
@@ -197,10 +198,10 @@ async def test_no_swap_route_is_shown_not_executed(clean_chain: Devnet) -> None:
     _, user = _underwater(devnet)
     aave = devnet.manifest.aave
     assert aave is not None
-    full = RouteBook.from_manifest(devnet.manifest)
+    full = route_book_from_manifest(devnet.manifest)
     weth, usdc = aave.reserves["WETH"].asset, aave.reserves["USDC"].asset
     routes = RouteBook([p for p in full.pools if {p.token0, p.token1} != {weth, usdc}])
-    routes.load(devnet.w3)
+    load_route_states(routes, devnet.w3)
     opp = _opportunity(devnet, user, routes)
     assert opp.plan.swap is None and opp.plan.collateral_received > 0
     executor = _executor(devnet)

@@ -11,8 +11,8 @@ import pytest
 from web3 import Web3
 
 from core.chain.artifacts import contracts_out_dir
-from core.chain.devnet import Devnet
 from core.chain.reverts import RevertDecoder, revert_data
+from core.deploy.devnet import Devnet
 from tests.chain.helpers import contract, send
 from tests.chain.test_liquidator import _opportunity, _underwater
 

@@ -13,16 +13,16 @@ from typing import Any
 
 from web3 import AsyncHTTPProvider, AsyncWeb3, Web3
 
+from core.amm.routes import ROUTE_V3
 from core.chain.artifacts import contracts_out_dir
-from core.chain.devnet import Devnet
-from core.chain.gas import FeeOracle
+from core.chain.fee_oracle import FeeOracle
+from core.deploy.devnet import Devnet
 from core.detect.liquidations import LiquidationGas
+from core.engine.lending import owner_dev_key
 from core.execute.dex import TxSender
 from core.execute.liquidate import LiquidationExecutor, liquidator_decoder
+from core.feeds.aave_reader import AaveReader, read_market
 from core.journal import Journal
-from core.lending.positions import AaveReader, read_market
-from core.lending.routes import ROUTE_V3
-from core.lending.service import owner_dev_key
 from tests.chain.helpers import balance, contract, send
 from tests.chain.test_liquidator import _next_timestamp, _opportunity, _underwater
 

@@ -12,9 +12,10 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from core.amm.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
-from core.chain.aave_deploy import PRICE_DECIMALS, RAY, aave_abi, load_aave
+from core.chain.aave_artifacts import PRICE_DECIMALS, aave_abi, load_aave
 from core.chain.artifacts import contracts_out_dir
-from core.chain.devnet import Devnet
+from core.deploy.aave import RAY
+from core.deploy.devnet import Devnet
 from tests.chain.helpers import DEADLINE, MAX_UINT, balance, contract, send
 
 pytestmark = pytest.mark.devnet

@@ -8,15 +8,16 @@ from typing import Any
 import pytest
 from web3 import AsyncHTTPProvider, AsyncWeb3
 
+from core.amm.pools import DexPool
+from core.amm.quote import mid_price
 from core.chain.artifacts import load
-from core.chain.devnet import Devnet
-from core.chain.gas import FeeOracle
-from core.chain.noise import NoiseTrader
+from core.chain.fee_oracle import FeeOracle
 from core.chain.reverts import RevertDecoder
-from core.detect.dex_quote import mid_price
+from core.deploy.devnet import Devnet
 from core.events import Event
 from core.execute.dex import DexLegs, TxSender
-from core.feeds.pools import V2_VENUE_NAMES, DexPool, PoolFeed, pools_from_manifest
+from core.feeds.pools import V2_VENUE_NAMES, PoolFeed, pools_from_manifest
+from core.feeds.sim.pool_noise import NoiseTrader
 
 pytestmark = [pytest.mark.devnet, pytest.mark.timeout(60)]
 

@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 from web3 import AsyncHTTPProvider, AsyncWeb3
 
+from core.amm.pools import DexPool
 from core.chain.artifacts import load
-from core.chain.gas import GAS_V2_ROUTER_SWAP, GAS_V3_ROUTER_SWAP, FeeOracle
+from core.chain.fee_oracle import FeeOracle
 from core.chain.reverts import RevertDecoder
-from core.chain.trade import OnChainTrader
+from core.detect.capital_source import FundingChoice, v3_flash_fee
 from core.detect.dex_dex import DexDexPlan
-from core.detect.funding import FundingChoice, v3_flash_fee
-from core.detect.model import Opportunity
-from core.engine import Engine
+from core.detect.opportunity import Opportunity
+from core.engine.engine import Engine
 from core.events import (
     Event,
     FeedHealthChanged,
@@ -37,8 +37,11 @@ from core.events import (
     TradeUnwinding,
 )
 from core.execute.dex import DexLegs, TxSender
-from core.feeds.pools import DexPool
-from core.journal import Journal, TradeStatus, render_history_json
+from core.execute.onchain_trader import OnChainTrader
+from core.gas import GAS_V2_ROUTER_SWAP, GAS_V3_ROUTER_SWAP
+from core.history_export import render_history_json
+from core.journal import Journal
+from core.records import TradeStatus
 from core.settings import Settings
 from tests.chain.conftest import _missing_node_modules
 

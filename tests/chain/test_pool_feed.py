@@ -9,17 +9,18 @@ from typing import Any
 import pytest
 from web3 import AsyncHTTPProvider, AsyncWeb3
 
-from core.amm.v3 import PoolState, load_pool_state
+from core.amm.pools import V2State
+from core.amm.v3 import PoolState
 from core.chain.artifacts import load
-from core.chain.devnet import Devnet, free_port
+from core.deploy.devnet import Devnet, free_port
 from core.events import Event, FeedHealthChanged, FeedState
+from core.feeds.pool_state import load_pool_state
 from core.feeds.pools import (
     BURN_V3_TOPIC,
     MINT_V3_TOPIC,
     SWAP_V3_TOPIC,
     SYNC_TOPIC,
     PoolFeed,
-    V2State,
     event_topic,
     pools_from_manifest,
 )

@@ -1,4 +1,4 @@
-"""A deterministic stand-in for core.engine.Engine, for console tests and snapshots.
+"""A deterministic stand-in for core.engine.engine.Engine, for console tests and snapshots.
 
 Real OrderBooks, the real EventBus, real Opportunity records and the real settings editor;
 trading is modelled just enough for the console's flows (approve makes a trade, kill / resume
@@ -13,7 +13,7 @@ from typing import Any
 
 from core.book import OrderBook
 from core.bus import EventBus
-from core.detect.model import Opportunity
+from core.detect.opportunity import Opportunity
 from core.detect.top_of_book import spread_rows
 from core.events import EngineMessage, FeedState, KillSwitchToggled, OpportunityExpired
 from core.settings import Settings
@@ -28,7 +28,7 @@ FEES = {"simex": 10.0, "simbit": 7.5, "simkra": 16.0}
 
 @dataclass(frozen=True)
 class FeedStatus:
-    """Same fields as core.engine.FeedStatus (not imported: the fake needs no engine)."""
+    """Same fields as core.engine.engine.FeedStatus (not imported: the fake needs no engine)."""
 
     venue: str
     symbol: str

@@ -8,10 +8,10 @@ from textual.widgets import Input, Static
 
 from console.app import ArbdeskApp
 from console.screens.confirm import ConfirmScreen, TypedConfirmScreen
-from console.screens.history import HistoryScreen
 from console.screens.thresholds import ThresholdsScreen, field_id
+from console.screens.trade_history import HistoryScreen
 from console.widgets.status_bar import StatusBar
-from core.lending.service import WatchlistRow
+from core.engine.lending import WatchlistRow
 from core.settings import Mode
 from tests.console.fake_engine import FakeEngine
 

@@ -21,13 +21,14 @@ from textual.widgets import Input, Static
 
 from console.app import ArbdeskApp
 from console.screens.confirm import ConfirmScreen
-from console.screens.history import HistoryScreen
 from console.screens.thresholds import ThresholdsScreen, field_id
+from console.screens.trade_history import HistoryScreen
 from console.widgets.line_table import LineTable
 from console.widgets.status_bar import StatusBar
-from core.engine import Engine
+from core.engine.engine import Engine
 from core.events import Event, OpportunityExpired, TradeFinished, TradeStarted
-from core.journal import Journal, TradeStatus
+from core.journal import Journal
+from core.records import TradeStatus
 from core.settings import load_settings
 
 pytestmark = pytest.mark.timeout(45)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from core.journal import FillRecord, OrderRecord, OrderStatus, TradeStatus
+from core.records import FillRecord, OrderRecord, OrderStatus, TradeStatus
 
 ZERO = Decimal(0)
 

@@ -32,12 +32,13 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from core.amm.pools import DexPool
 from core.book import OrderBook
 from core.chain.artifacts import load
 from core.chain.transfers import received, sent, transfers, units
 from core.detect.cex_dex import DexPlan
 from core.detect.dex_dex import DexDexPlan
-from core.detect.model import Opportunity
+from core.detect.opportunity import Opportunity
 from core.events import (
     Event,
     TradeUnwinding,
@@ -46,11 +47,12 @@ from core.execute.dex import DexLegs, Gate, TxResult, TxSendError
 from core.execute.executor import taker_rate
 from core.execute.ledger import TradeLedger, dust_reason, dust_value
 from core.execute.legs import LegRunner
-from core.execute.model import ZERO, LegOutcome, Trade, Venue
 from core.execute.pnl import account
 from core.execute.reserve import Hold, Reservations
-from core.feeds.pools import DexPool
-from core.journal import D, FillRecord, Journal, OrderRecord, OrderStatus, TradeStatus
+from core.execute.trades import ZERO, LegOutcome, Trade, Venue
+from core.journal import Journal
+from core.money import D
+from core.records import FillRecord, OrderRecord, OrderStatus, TradeStatus
 from core.risk import CircuitBreaker, Decision
 from core.settings import Settings
 

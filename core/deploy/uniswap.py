@@ -9,26 +9,19 @@ more batch, and every revert is reported.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from fractions import Fraction
 from math import isqrt
-from typing import Any, cast
+from typing import Any
 
-import rlp
-from eth_abi import encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from web3 import Web3
 
 from core.amm.tick_math import get_tick_at_sqrt_ratio
-from core.chain.aave_deploy import deploy_aave
+from core.chain.addresses import sort_tokens, v2_pair_address, v3_pool_address
 from core.chain.artifacts import (
-    V2_PAIR_INIT_CODE_HASH,
-    V3_POOL_INIT_CODE_HASH,
-    Artifact,
     load,
 )
-from core.chain.devnet import CHAIN_ID, DevnetError
 from core.chain.manifest import (
     DevAccount,
     Manifest,
@@ -39,9 +32,9 @@ from core.chain.manifest import (
     V3PoolInfo,
 )
 from core.chain.rpc import RpcError, batch
+from core.deploy.aave import deploy_aave
+from core.deploy.common import CHAIN_ID, DevnetError, Sender
 
-GAS_LIMIT = 8_000_000
-RECEIPT_TIMEOUT_S = 30.0
 DEADLINE = 2**40  # far future: deployment never races a deadline
 
 # symbol, decimals, USD price: near real-world prices (late 2024).
@@ -103,31 +96,6 @@ V3_POSITIONS: tuple[tuple[int, int, int], ...] = (
 DEV_ACCOUNT_USD = 1_000_000  # of every test token, minted to each dev account
 
 
-def create_address(sender: str, nonce: int) -> str:
-    return to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:])
-
-
-def create2_address(factory: str, salt: bytes, init_code_hash: str) -> str:
-    raw = b"\xff" + bytes.fromhex(factory[2:]) + salt + bytes.fromhex(init_code_hash)
-    return to_checksum_address(keccak(raw)[12:])
-
-
-def sort_tokens(a: str, b: str) -> tuple[str, str]:
-    return (a, b) if int(a, 16) < int(b, 16) else (b, a)
-
-
-def v2_pair_address(factory: str, a: str, b: str) -> str:
-    t0, t1 = sort_tokens(a, b)
-    salt = keccak(bytes.fromhex(t0[2:]) + bytes.fromhex(t1[2:]))
-    return create2_address(factory, salt, V2_PAIR_INIT_CODE_HASH)
-
-
-def v3_pool_address(factory: str, a: str, b: str, fee: int) -> str:
-    t0, t1 = sort_tokens(a, b)
-    salt = keccak(encode(["address", "address", "uint24"], [t0, t1, fee]))
-    return create2_address(factory, salt, V3_POOL_INIT_CODE_HASH)
-
-
 def sqrt_price_x96(raw_price_1_per_0: Fraction) -> int:
     """floor(sqrt(price) * 2^96) for a price in raw token1 units per raw token0 unit."""
     return isqrt(raw_price_1_per_0.numerator * (1 << 192) // raw_price_1_per_0.denominator)
@@ -145,71 +113,6 @@ class _Token:
         return int(Fraction(usd) / self.usd * 10**self.decimals)
 
 
-class _Sender:
-    """Queues transactions from one account with consecutive nonces, sent as one batch."""
-
-    def __init__(self, w3: Web3, sender: str) -> None:
-        self.w3 = w3
-        self.sender = sender
-        self.nonce = int(w3.eth.get_transaction_count(Web3.to_checksum_address(sender)))
-        self.txs: list[tuple[str, dict[str, Any]]] = []
-
-    def deploy(
-        self, artifact: Artifact, types: list[str] | None = None, args: list[Any] | None = None
-    ) -> str:
-        data = artifact.bytecode + (encode(types, args or []) if types else b"")
-        address = create_address(self.sender, self.nonce)
-        self._queue(f"deploy {artifact.name}", {"data": "0x" + data.hex()})
-        return address
-
-    def call(self, label: str, to: str, data: str, value: int = 0) -> None:
-        self._queue(label, {"to": to, "data": data, "value": hex(value)})
-
-    def _queue(self, label: str, tx: dict[str, Any]) -> None:
-        tx = {"from": self.sender, "nonce": hex(self.nonce), "gas": hex(GAS_LIMIT), **tx}
-        self.txs.append((label, tx))
-        self.nonce += 1
-
-    def flush(self) -> None:
-        """Send everything queued, then check every receipt; raise on any failure."""
-        txs, self.txs = self.txs, []
-        # Sent one by one: anvil serves a JSON-RPC batch concurrently, and transactions that
-        # reach its pool out of nonce order can stall there. Receipts are awaited only once.
-        hashes = [_send(self.w3, tx) for _, tx in txs]
-        failures = [
-            f"{label}: {h}"
-            for (label, _), h in zip(txs, hashes, strict=True)
-            if isinstance(h, RpcError)
-        ]
-        if failures:
-            raise DevnetError("deployment transactions rejected: " + "; ".join(failures[:5]))
-        receipts = self._wait_receipts(hashes)
-        bad = [
-            label
-            for (label, _), r in zip(txs, receipts, strict=True)
-            if isinstance(r, RpcError) or r is None or int(r["status"], 16) != 1
-        ]
-        if bad:
-            raise DevnetError("deployment transactions reverted: " + "; ".join(bad[:5]))
-
-    def _wait_receipts(self, hashes: list[Any]) -> list[Any]:
-        # anvil answers eth_sendTransaction before mining, and automine fills one block per
-        # arriving transaction: what did not fit the block gas limit waits for the next block,
-        # so mine explicitly until every receipt is there.
-        deadline = time.monotonic() + RECEIPT_TIMEOUT_S
-        while True:
-            receipts = batch(self.w3, [("eth_getTransactionReceipt", [h]) for h in hashes])
-            if all(r is not None for r in receipts) or time.monotonic() > deadline:
-                return receipts
-            batch(self.w3, [("evm_mine", [])])
-
-
-def _send(w3: Web3, tx: dict[str, Any]) -> Any:
-    response = cast(Any, w3.provider).make_request("eth_sendTransaction", [tx])
-    error = response.get("error")
-    return RpcError("eth_sendTransaction", error) if error else response["result"]
-
-
 def deploy_all(
     w3: Web3,
     rpc_url: str,
@@ -219,9 +122,9 @@ def deploy_all(
 ) -> Manifest:
     """Deploy everything from accounts[0] and return the manifest (addresses checked on-chain).
 
-    `with_aave` also deploys the Aave v3 market (core.chain.aave_deploy)."""
+    `with_aave` also deploys the Aave v3 market (core.deploy.aave)."""
     deployer = accounts[0].address
-    tx = _Sender(w3, deployer)
+    tx = Sender(w3, deployer)
 
     def contract(name: str) -> Any:
         return w3.eth.contract(abi=load(name).abi)

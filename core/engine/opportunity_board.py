@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from core.detect.model import Opportunity
+from core.detect.opportunity import Opportunity
 
 Key = tuple[str, str, str]
 

@@ -24,12 +24,12 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from core.chain.aave_deploy import PRICE_DECIMALS, aave_abi
-from core.chain.deploy import _Sender
+from core.chain.aave_artifacts import PRICE_DECIMALS, aave_abi
 from core.chain.manifest import AaveDeployment, Manifest
 from core.chain.rpc import batch
-from core.lending.health import Market
-from core.lending.positions import AaveReader, read_market
+from core.deploy.common import Sender
+from core.feeds.aave_reader import AaveReader, read_market
+from core.lending.health_factor import Market
 
 VARIABLE_RATE = 2
 GAS_ETH = 10**21  # 1000 ETH per borrower: gas plus WETH to wrap
@@ -100,7 +100,7 @@ class BorrowerSim:
     def set_prices(self, usd_by_symbol: Mapping[str, Decimal | float]) -> list[str]:
         """Set each feed (8 decimals); returns the symbols whose feed actually moved."""
         market, _ = read_market(self.w3, self.reader)
-        tx = _Sender(self.w3, self.manifest.deployer)
+        tx = Sender(self.w3, self.manifest.deployer)
         moved: list[str] = []
         for symbol, usd in usd_by_symbol.items():
             if symbol not in self.aave.reserves:
@@ -151,7 +151,7 @@ class BorrowerSim:
             requests.append(("anvil_impersonateAccount", [user]))
             requests.append(("anvil_setBalance", [user, hex(GAS_ETH)]))
         batch(self.w3, requests)
-        minter = _Sender(self.w3, self.manifest.deployer)
+        minter = Sender(self.w3, self.manifest.deployer)
         plans: list[tuple[str, dict[str, int], str, int, tuple[str, int] | None]] = []
         for user, spec in zip(users, specs, strict=True):
             amounts: dict[str, int] = {}
@@ -192,7 +192,7 @@ class BorrowerSim:
         borrow: int,
         withdraw: tuple[str, int] | None = None,
     ) -> None:
-        tx = _Sender(self.w3, user)
+        tx = Sender(self.w3, user)
         pool = self.aave.pool
         for symbol, amount in amounts.items():
             token = self.aave.reserves[symbol].asset

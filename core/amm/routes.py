@@ -1,5 +1,5 @@
-"""Swap routes for seized collateral: every devnet V2 pair and V3 pool joining two tokens,
-quoted with the exact V2 / V3 math (core.amm) on pool states read at one block."""
+"""Swap routes for seized collateral: every V2 pair and V3 pool joining two tokens, quoted with
+the exact V2 / V3 math on pool states given to it (core.feeds.route_states reads them)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import decode
 from eth_utils import to_checksum_address
-from web3 import Web3
 
 from core.amm import v2 as amm_v2
 from core.amm import v3 as amm_v3
 from core.amm.errors import AmmRevert
-from core.amm.v3_chain import load_pool_state
-from core.chain.manifest import Manifest
-from core.chain.rpc import RpcError, eth_calls
 
 ROUTE_V2 = 0
 ROUTE_V3 = 1
-_GET_RESERVES = bytes.fromhex("0902f1ac")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,41 +48,8 @@ class RouteBook:
         for p in pools:
             self._by_pair.setdefault(frozenset((p.token0, p.token1)), []).append(p)
 
-    @classmethod
-    def from_manifest(cls, manifest: Manifest) -> RouteBook:
-        pools: list[PoolRef] = []
-        for name, d in manifest.v2.items():
-            for pair in d.pairs:
-                pools.append(
-                    PoolRef(ROUTE_V2, name, pair.address, pair.token0, pair.token1, d.fee_bps)
-                )
-        for pool in manifest.v3.pools:
-            pools.append(
-                PoolRef(
-                    ROUTE_V3,
-                    f"uniswap_v3_{pool.fee}",
-                    pool.address,
-                    pool.token0,
-                    pool.token1,
-                    pool.fee,
-                )
-            )
-        return cls(pools)
-
     def has_route(self, token_in: str, token_out: str) -> bool:
         return bool(self._by_pair.get(frozenset((token_in, token_out))))
-
-    def load(self, w3: Web3, block: int | str = "latest") -> None:
-        """Read every pool at `block` (V2 reserves in one batch; V3 ticks per pool)."""
-        v2 = [p for p in self.pools if p.kind == ROUTE_V2]
-        results = eth_calls(w3, [(p.address, _GET_RESERVES) for p in v2], block)
-        for p, r in zip(v2, results, strict=True):
-            if not isinstance(r, RpcError):
-                r0, r1, _ = decode(["uint112", "uint112", "uint32"], r)
-                self.v2[p.address] = (r0, r1)
-        for p in self.pools:
-            if p.kind == ROUTE_V3:
-                self.v3[p.address] = load_pool_state(w3, p.address, block)
 
     def set_states(
         self, v2: Mapping[str, tuple[int, int]], v3: Mapping[str, amm_v3.PoolState]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from console.commands._common import add_config_arg, settings_or_exit
+from console.cli_commands._common import add_config_arg, settings_or_exit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

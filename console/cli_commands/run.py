@@ -9,7 +9,7 @@ import signal
 import sys
 from typing import TextIO
 
-from console.commands._common import add_config_arg, settings_or_exit
+from console.cli_commands._common import add_config_arg, settings_or_exit
 from core.bus import Subscription
 from core.events import BookUpdated
 from core.serialize import event_to_dict
@@ -58,7 +58,7 @@ async def run_headless(settings: Settings, seconds: float | None, out: TextIO) -
     On a signal (an SSH session dropping sends SIGHUP) the engine takes no new trades, finishes
     or unwinds the legs in flight, flushes the journal, then exits.
     """
-    from core.engine import Engine
+    from core.engine.engine import Engine
 
     engine = Engine(settings)
     stop = asyncio.Event()

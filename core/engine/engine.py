@@ -23,11 +23,13 @@ from loguru import logger
 
 from core.book import OrderBook
 from core.bus import EventBus
-from core.chain.onchain import OnChain
 from core.detect.liquidations import LiquidationOpportunity
-from core.detect.model import Opportunity
+from core.detect.opportunity import Opportunity
 from core.detect.spread import SpreadDetector
 from core.detect.top_of_book import SpreadRow, spread_rows
+from core.engine.lending import LendingService, WatchlistRow
+from core.engine.onchain import OnChain
+from core.engine.opportunity_board import OpportunityBoard
 from core.events import (
     BookUpdated,
     EngineMessage,
@@ -36,15 +38,13 @@ from core.events import (
     OpportunityFound,
 )
 from core.execute.executor import Executor
-from core.execute.model import Submission, TradeView
 from core.execute.paper import PaperExchange
 from core.execute.reconcile import reconcile
+from core.execute.trades import Submission, TradeView
 from core.feeds.feedset import FeedSet
 from core.feeds.sim import SimMarket
 from core.journal import Journal
 from core.keys import KeyStore, load_venue_credentials, load_wallet_key
-from core.lending.service import LendingService, WatchlistRow
-from core.opportunities import OpportunityBoard
 from core.risk import BreakerView, CircuitBreaker
 from core.serialize import to_jsonable
 from core.settings import Mode, Settings, VenueKind
@@ -259,7 +259,7 @@ class Engine:
             self.journal = None
         self._message("INFO", "engine stopped")
 
-    # -- Aave v3 liquidations: see core.lending.service --------------------------------------
+    # -- Aave v3 liquidations: see core.engine.lending --------------------------------------
 
     async def _start_lending(self) -> None:
         """Needs the on-chain side's manifest with an Aave market (the devnet deploys one).
@@ -393,7 +393,7 @@ class Engine:
     def pending_liquidations(self) -> list[LiquidationOpportunity]:
         return self.lending.opportunities() if self.lending is not None else []
 
-    # -- on-chain venues (pools, CEX-DEX / DEX-DEX, DEX legs): see core.chain.onchain -------
+    # -- on-chain venues (pools, CEX-DEX / DEX-DEX, DEX legs): see core.engine.onchain -------
 
     async def _start_onchain(self) -> None:
         """Sim mode brings a devnet up; other modes need chain.rpc_url (and its manifest)."""
@@ -437,7 +437,7 @@ class Engine:
 
     async def _submit_onchain(self, opportunity: Opportunity, how: str) -> str:
         """On-chain trades go through the same breaker, journal and events as CEX trades
-        (core.chain.trade); this returns when the trade has finished."""
+        (core.execute.onchain_trader); this returns when the trade has finished."""
         assert self.onchain is not None
         ok, text = await self.onchain.submit(opportunity)
         return f"{how}: {opportunity.symbol} {'completed' if ok else 'not completed'}: {text}"

@@ -33,8 +33,7 @@ from eth_utils import to_checksum_address
 from loguru import logger
 from web3 import AsyncHTTPProvider, AsyncWeb3, Web3
 
-from core.chain.borrowers import BorrowerSim, BorrowerSpec
-from core.chain.gas import FeeOracle
+from core.chain.fee_oracle import FeeOracle
 from core.chain.manifest import AaveDeployment, Manifest
 from core.detect.liquidations import (
     LiquidationGas,
@@ -46,10 +45,11 @@ from core.detect.liquidations import (
 )
 from core.execute.dex import TxSender
 from core.execute.liquidate import LiquidationExecutor, LiquidationRecord, liquidator_decoder
+from core.feeds.aave_reader import LendingReadError
 from core.feeds.lending import LendingFeed, TrackedPosition
-from core.lending.health import WAD, Market, liquidation_move
-from core.lending.positions import LendingReadError
-from core.lending.routes import RouteBook
+from core.feeds.route_states import load_route_states, route_book_from_manifest
+from core.feeds.sim.borrowers import BorrowerSim, BorrowerSpec
+from core.lending.health_factor import WAD, Market, liquidation_move
 from core.redact import register_secret
 from core.settings import LendingSettings
 
@@ -109,7 +109,7 @@ class LendingService:
         self.bus = bus
         self.clock = clock
         self.feed = LendingFeed(self.w3, self.aave, 0, settings.log_range_blocks)
-        self.routes = RouteBook.from_manifest(manifest)
+        self.routes = route_book_from_manifest(manifest)
         self.pool_states = pool_states
         self.gas = LiquidationGas()
         self.fees = fees or FeeOracle(DEFAULT_PRIORITY_FEE_GWEI, DEFAULT_MAX_FEE_GWEI)
@@ -201,7 +201,7 @@ class LendingService:
         if self.pool_states is not None:
             self.routes.use_feed_states(self.pool_states())
         else:
-            self.routes.load(self.w3, block)
+            load_route_states(self.routes, self.w3, block)
 
     def scan_once(self) -> None:
         """Synchronous scan + rebuild (tests, `arbdesk scan`)."""

@@ -15,7 +15,7 @@ import getpass
 import sys
 from collections.abc import Callable, Iterator
 
-from console.commands._common import add_config_arg, settings_or_exit
+from console.cli_commands._common import add_config_arg, settings_or_exit
 from core.keys import (
     DEFAULT_WALLET,
     InvalidKey,

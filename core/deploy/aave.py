@@ -1,7 +1,7 @@
 """Deploy Aave v3 core from the @aave/core-v3 npm artifacts (bytecode unchanged, libraries
 linked at their placeholders), our settable PriceFeeds, Multicall3 and Liquidator.
 
-Like core.chain.deploy, every address is known before sending: contracts from the deployer's
+Like core.deploy.uniswap, every address is known before sending: contracts from the deployer's
 nonce, the Pool / PoolConfigurator proxies from the PoolAddressesProvider's nonce (1, 2), and
 each reserve's aToken / stable / variable debt proxies from the PoolConfigurator proxy's nonce
 (three per reserve, in that order). So the ~60 transactions go out in one flush; the data
@@ -14,41 +14,17 @@ Pitfalls handled: FlashLoanLogic links BorrowLogic (deployed first); `setPoolImp
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from eth_abi import decode, encode
 from web3 import Web3
 
-from core.chain.artifacts import Artifact, ArtifactError, contracts_out_dir, node_modules_dir
-from core.chain.devnet import DevnetError
+from core.chain.aave_artifacts import PRICE_DECIMALS, aave_abi, load_aave
 from core.chain.manifest import AaveDeployment, AaveReserveInfo
 from core.chain.rpc import RpcError, eth_calls
+from core.deploy.common import DevnetError
 
-_AAVE = "@aave/core-v3/artifacts/contracts/"
-_AAVE_PATHS = {
-    "PoolAddressesProvider": "protocol/configuration/PoolAddressesProvider.sol",
-    "ACLManager": "protocol/configuration/ACLManager.sol",
-    "Pool": "protocol/pool/Pool.sol",
-    "PoolConfigurator": "protocol/pool/PoolConfigurator.sol",
-    "DefaultReserveInterestRateStrategy": "protocol/pool/DefaultReserveInterestRateStrategy.sol",
-    "AaveOracle": "misc/AaveOracle.sol",
-    "AaveProtocolDataProvider": "misc/AaveProtocolDataProvider.sol",
-    "AToken": "protocol/tokenization/AToken.sol",
-    "StableDebtToken": "protocol/tokenization/StableDebtToken.sol",
-    "VariableDebtToken": "protocol/tokenization/VariableDebtToken.sol",
-    "SupplyLogic": "protocol/libraries/logic/SupplyLogic.sol",
-    "BorrowLogic": "protocol/libraries/logic/BorrowLogic.sol",
-    "LiquidationLogic": "protocol/libraries/logic/LiquidationLogic.sol",
-    "EModeLogic": "protocol/libraries/logic/EModeLogic.sol",
-    "BridgeLogic": "protocol/libraries/logic/BridgeLogic.sol",
-    "PoolLogic": "protocol/libraries/logic/PoolLogic.sol",
-    "FlashLoanLogic": "protocol/libraries/logic/FlashLoanLogic.sol",
-    "ConfiguratorLogic": "protocol/libraries/logic/ConfiguratorLogic.sol",
-}
 # Deploy order: BorrowLogic before FlashLoanLogic, which links it.
 _LIBRARIES = (
     "SupplyLogic",
@@ -60,9 +36,7 @@ _LIBRARIES = (
     "FlashLoanLogic",
     "ConfiguratorLogic",
 )
-_OWN = ("PriceFeed", "Multicall3", "Liquidator")
 
-PRICE_DECIMALS = 8  # Chainlink USD feeds, and AaveOracle's base currency unit (1e8 = $1)
 FLASH_LOAN_PREMIUM_BPS = 5  # Aave v3 Ethereum: 0.05%
 SUPPLY_USD = 200_000_000  # liquidity the deployer supplies to each reserve so borrowers can borrow
 RAY = 10**27
@@ -90,56 +64,17 @@ RESERVES: tuple[ReserveParams, ...] = (
 )
 
 
-def _artifact_path(name: str) -> Path:
-    if name in _AAVE_PATHS:
-        path = node_modules_dir() / _AAVE / _AAVE_PATHS[name] / f"{name}.json"
-    elif name in _OWN:
-        path = contracts_out_dir() / f"{name}.json"
-    else:
-        raise ArtifactError(f"unknown artifact {name!r}")
-    if not path.is_file():
-        raise ArtifactError(f"{path} is missing: run `make setup` (npm ci) first")
-    return path
-
-
-@cache
-def aave_abi(name: str) -> list[dict[str, Any]]:
-    """The ABI of an Aave artifact (or of our PriceFeed / Multicall3 / Liquidator)."""
-    abi: list[dict[str, Any]] = json.loads(_artifact_path(name).read_text())["abi"]
-    return abi
-
-
-@cache
-def load_aave(name: str, libraries: tuple[tuple[str, str], ...] = ()) -> Artifact:
-    """An Aave artifact (or one of ours from contracts/out) with `libraries` linked in.
-
-    Linking writes each library's address over its placeholder at the offsets the artifact's
-    linkReferences give; every other byte is the published bytecode.
-    """
-    data = json.loads(_artifact_path(name).read_text())
-    code = data["bytecode"].removeprefix("0x")
-    linked = dict(libraries)
-    for refs in data.get("linkReferences", {}).values():
-        for lib, spots in refs.items():
-            if lib not in linked:
-                raise ArtifactError(f"{name} needs library {lib} linked")
-            for spot in spots:
-                start = spot["start"] * 2
-                code = code[:start] + linked[lib][2:].lower() + code[start + spot["length"] * 2 :]
-    return Artifact(name, data["abi"], bytes.fromhex(code))
-
-
 def _rate(pct: float) -> int:
     return int(round(pct * 100)) * RAY // 10_000
 
 
 def deploy_aave(w3: Web3, tx: Any, tokens: dict[str, Any], owner: str) -> AaveDeployment:
-    """Queue the Aave market on `tx` (a core.chain.deploy._Sender) and flush it.
+    """Queue the Aave market on `tx` (a core.deploy.uniswap.Sender) and flush it.
 
     `tokens` maps symbol -> deploy._Token (address, decimals, USD price); `owner` gets the
     Liquidator. The deployer (tx.sender) is ACL admin, pool admin and the market's treasury.
     """
-    from core.chain.deploy import create_address  # local: deploy imports this module
+    from core.chain.addresses import create_address
 
     me = tx.sender
 
@@ -318,7 +253,7 @@ def _read_reserves(
     w3: Web3, data_provider: str, tokens: dict[str, Any], feeds: dict[str, str], configurator: str
 ) -> dict[str, AaveReserveInfo]:
     """Token proxies as the data provider reports them; checked against the precomputed ones."""
-    from core.chain.deploy import create_address
+    from core.chain.addresses import create_address
 
     dp = w3.eth.contract(abi=aave_abi("AaveProtocolDataProvider"))
     calls = [

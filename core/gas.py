@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 GWEI = 10**9
-FEE_HISTORY_BLOCKS = 5
 
 # Fallback gas of the transactions the detectors price, used only until a figure is measured
 # (see GasTable): router swaps are measured at start-up (OnChain._measure_gas: a real swap's
@@ -56,7 +55,7 @@ class GasTable:
         return self.units[kind]
 
     def routes(self) -> dict[str, int]:
-        """Gas per funding route, for core.detect.funding.choose_funding."""
+        """Gas per funding route, for core.detect.capital_source.choose_funding."""
         return {mode: self.units[mode] for mode in ("wallet", "flash_v2", "flash_v3")}
 
 
@@ -93,31 +92,3 @@ def _int(value: Any) -> int:
 def gas_cost_quote(gas_units: int, fees: Fees, eth_price_quote: float) -> float:
     """`gas_units` at the expected fee, in quote currency (ETH price in that currency)."""
     return gas_units * fees.expected_wei / 1e18 * eth_price_quote
-
-
-class FeeOracle:
-    """Caches the fee estimate per block: one eth_feeHistory per new block at most."""
-
-    def __init__(self, priority_fee_gwei: float, max_fee_gwei: float) -> None:
-        self.priority_fee_gwei = priority_fee_gwei
-        self.max_fee_gwei = max_fee_gwei
-        self._fees: Fees | None = None
-        self._block = -1
-
-    @property
-    def fees(self) -> Fees | None:
-        """The last estimate (None before the first update)."""
-        return self._fees
-
-    async def update(self, w3: Any, block: int) -> Fees:
-        if self._fees is None or block != self._block:
-            history = await w3.provider.make_request(
-                "eth_feeHistory", [hex(FEE_HISTORY_BLOCKS), hex(block), [50]]
-            )
-            if "error" in history:
-                raise RuntimeError(f"eth_feeHistory: {history['error']}")
-            self._fees = fees_from_history(
-                history["result"], self.priority_fee_gwei, self.max_fee_gwei
-            )
-            self._block = block
-        return self._fees

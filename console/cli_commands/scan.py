@@ -8,9 +8,9 @@ import json
 import sys
 from typing import TextIO
 
-from console.commands._common import add_config_arg, settings_or_exit
+from console.cli_commands._common import add_config_arg, settings_or_exit
 from core.detect.liquidations import LiquidationOpportunity
-from core.detect.model import Opportunity
+from core.detect.opportunity import Opportunity
 from core.events import FeedHealthChanged, FeedMessageDropped, OpportunityFound, VenueProblem
 from core.serialize import iso_utc
 from core.settings import Settings
@@ -42,7 +42,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def scan(settings: Settings, seconds: float, as_json: bool, out: TextIO, err: TextIO) -> int:
-    from core.engine import Engine
+    from core.engine.engine import Engine
 
     engine = Engine(settings)
     sub = engine.bus.subscribe(

@@ -19,10 +19,9 @@ from typing import Any
 
 from loguru import logger
 
+from core.amm.pools import DexPool, PoolData, V2State, cex_symbol
+from core.amm.quote import quote_exact_in
 from core.amm.v3 import PoolState
-from core.detect.cex_dex import cex_symbol
-from core.detect.dex_quote import quote_exact_in
-from core.feeds.pools import DexPool, PoolData, V2State
 
 
 def price_move_input(pool: DexPool, state: PoolData, ratio: float) -> tuple[str, int]:

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from console.commands._common import add_config_arg, settings_or_exit
+from console.cli_commands._common import add_config_arg, settings_or_exit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,8 +42,8 @@ def handle(args: argparse.Namespace) -> int:
 
 def _running(path: Path) -> tuple[object, int] | None:
     """(manifest, pid) if the manifest exists and its anvil is alive."""
-    from core.chain.devnet import is_anvil_pid
     from core.chain.manifest import Manifest
+    from core.deploy.devnet import is_anvil_pid
 
     if not path.is_file():
         return None
@@ -55,7 +55,8 @@ def _running(path: Path) -> tuple[object, int] | None:
 
 def _up(path: Path, block_time_s: float) -> int:
     from core.chain.artifacts import ArtifactError
-    from core.chain.devnet import Devnet, DevnetError
+    from core.deploy.common import DevnetError
+    from core.deploy.devnet import Devnet
 
     running = _running(path)
     if running:
@@ -85,8 +86,8 @@ def _mkdir(folder: Path) -> bool:
 
 
 def _down(path: Path) -> int:
-    from core.chain.devnet import stop_pid
     from core.chain.manifest import Manifest
+    from core.deploy.devnet import stop_pid
 
     if not path.is_file():
         print(f"no devnet manifest at {path}; nothing to stop")

@@ -5,15 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from console.commands._common import add_config_arg, settings_or_exit
-from core.journal import (
-    Journal,
-    TradeRecord,
-    parse_since,
-    render_history_csv,
-    render_history_json,
-    trade_to_dict,
-)
+from console.cli_commands._common import add_config_arg, settings_or_exit
+from core.history_export import parse_since, render_history_csv, render_history_json, trade_to_dict
+from core.journal import Journal
+from core.records import TradeRecord
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

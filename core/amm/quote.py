@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from core.amm import v2, v3
 from core.amm.errors import AmmRevert
-from core.feeds.pools import DexPool, PoolData, V2State
+from core.amm.pools import DexPool, PoolData, V2State
 
 
 def quote_exact_in(pool: DexPool, state: PoolData, token_in: str, amount_in: int) -> int:

@@ -3,11 +3,11 @@ the pool feed, the CEX-DEX and DEX-DEX detectors, the DEX executor and (sim) the
 
 The engine talks to it through `start`, `stop`, `scan` (opportunities for the board),
 `spread_rows` (rows for the spreads pane), `handles` and `submit` (approved opportunities,
-run by core.chain.trade.OnChainTrader through the engine's circuit breaker and journal).
+run by core.execute.onchain_trader.OnChainTrader through the engine's circuit breaker and journal).
 
 Gas: router swaps are measured at start-up with eth_estimateGas (a small swap on one pool of
 each kind, from the trading account); every mined swap or FlashArbitrage call then updates its
-kind from the receipt's gasUsed (core.chain.gas.GasTable). The detectors read that table.
+kind from the receipt's gasUsed (core.gas.GasTable). The detectors read that table.
 """
 
 from __future__ import annotations
@@ -23,24 +23,26 @@ from eth_utils import to_checksum_address
 from loguru import logger
 from web3 import AsyncHTTPProvider, AsyncWeb3
 
+from core.amm.pools import TOKEN_TO_CEX, DexPool
+from core.amm.quote import quote_exact_in
 from core.book import OrderBook
 from core.chain.artifacts import load
-from core.chain.devnet import Devnet
-from core.chain.gas import FeeOracle, GasTable, gas_cost_quote
+from core.chain.fee_oracle import FeeOracle
 from core.chain.manifest import Manifest
-from core.chain.noise import NoiseTrader, price_move_input
 from core.chain.reverts import RevertDecoder
-from core.chain.trade import OnChainTrader, plan_pools
-from core.detect.cex_dex import TOKEN_TO_CEX, CexDexDetector, DexPlan, row_symbol
+from core.deploy.devnet import Devnet
+from core.detect.cex_dex import CexDexDetector, DexPlan, row_symbol
 from core.detect.dex_dex import DexDexDetector, DexDexPlan
-from core.detect.dex_quote import quote_exact_in
-from core.detect.model import Opportunity
+from core.detect.opportunity import Opportunity
 from core.detect.top_of_book import SpreadRow
 from core.detect.usd import UsdRates
 from core.events import EngineMessage, Event
 from core.execute.dex import MAX_UINT, DexLegs, TxSender
-from core.feeds.pools import V2_VENUE_NAMES, DexPool, PoolFeed, pools_from_manifest
-from core.journal import D
+from core.execute.onchain_trader import OnChainTrader, plan_pools
+from core.feeds.pools import V2_VENUE_NAMES, PoolFeed, pools_from_manifest
+from core.feeds.sim.pool_noise import NoiseTrader, price_move_input
+from core.gas import GasTable, gas_cost_quote
+from core.money import D
 from core.redact import register_secret
 from core.settings import Settings
 

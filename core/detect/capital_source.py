@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from core.chain.gas import GAS_ARB_FLASH_EXTRA, GAS_ARB_WALLET
-from core.feeds.pools import DexPool
+from core.amm.pools import DexPool
+from core.gas import GAS_ARB_FLASH_EXTRA, GAS_ARB_WALLET
 
 Mode = Literal["wallet", "flash_v2", "flash_v3"]
 

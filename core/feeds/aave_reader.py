@@ -19,7 +19,7 @@ from web3 import AsyncWeb3, Web3
 
 from core.chain.manifest import AaveDeployment
 from core.chain.rpc import Call, RpcError, aeth_calls, eth_calls
-from core.lending.health import Market, PositionBalances, ReserveState
+from core.lending.health_factor import Market, PositionBalances, ReserveState
 
 USERS_PER_MULTICALL = 150
 

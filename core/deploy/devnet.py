@@ -24,8 +24,8 @@ from web3 import HTTPProvider, Web3
 
 from core.chain.artifacts import anvil_binary
 from core.chain.manifest import DevAccount, Manifest
+from core.deploy.common import CHAIN_ID, DevnetError
 
-CHAIN_ID = 31337
 DEV_BALANCE_ETH = 10_000_000
 START_TIMEOUT_S = 20.0
 
@@ -40,10 +40,6 @@ def _stop_children() -> None:
         _terminate(process)
 
 
-class DevnetError(RuntimeError):
-    """anvil failed to start, or deployment failed."""
-
-
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now (anvil binds it a moment later)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -53,7 +49,7 @@ def free_port() -> int:
 
 
 class Devnet:
-    """A running anvil with the official Uniswap contracts deployed (see core.chain.deploy)."""
+    """A running anvil with the official Uniswap contracts deployed (see core.deploy.uniswap)."""
 
     def __init__(
         self,
@@ -86,7 +82,7 @@ class Devnet:
 
         block_time_s = 0 mines a block per transaction (instant); > 0 mines on that interval.
         """
-        from core.chain.deploy import deploy_all  # local: deploy imports this module's constants
+        from core.deploy.uniswap import deploy_all
 
         process, rpc_url, accounts = _spawn_anvil(block_time_s, detached, log_path)
         try:
