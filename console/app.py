@@ -1,4 +1,4 @@
-"""The arbdesk console: a Textual app over a running `core.engine.engine.Engine`.
+"""The arbdesk console: a Textual app over a running engine (built by console.cli_commands.run).
 
 The engine runs in the app's own asyncio loop (started in a worker on mount, stopped on quit).
 The console holds one bus subscription; a frame worker drains it into `ConsoleState` at
@@ -551,43 +551,13 @@ class ArbdeskApp(App[int]):
 
 
 def run_console(
-    engine_or_settings: Any,
+    engine: EngineLike,
     *,
     seconds: float | None = None,
     live_confirmed: bool = False,
 ) -> int:
-    """Run the console until the trader quits; returns the process exit code.
-
-    Accepts a built, not-yet-started `Engine` (the console starts it in its own loop) or a
-    `Settings` (the engine is built here; in live mode with the encrypted-file keyring, the
-    passphrase is asked in a modal first).
-    """
-    from core.settings import Settings
-
-    engine = engine_or_settings
-    if isinstance(engine_or_settings, Settings):
-        from core.engine.engine import Engine
-
-        provider = _passphrase_provider(engine_or_settings)
-        engine = Engine(engine_or_settings, passphrase_provider=provider)
+    """Run the console over a built, not-yet-started engine (the console starts it in its own
+    loop) until the trader quits; returns the process exit code."""
     app = ArbdeskApp(engine, seconds=seconds, live_confirmed=live_confirmed)
     result = app.run()
     return int(result) if isinstance(result, int) else int(app.return_code or 0)
-
-
-def _passphrase_provider(settings: Any) -> Callable[[bool], str | None] | None:
-    """Ask for the cryptfile passphrase up front when the engine will need it."""
-    import os
-
-    from core.settings import KeyBackend, Mode
-
-    keys = settings.keys
-    if settings.mode is not Mode.LIVE or keys.backend is not KeyBackend.CRYPTFILE:
-        return None
-    if os.environ.get(keys.passphrase_env):
-        return None  # the key store reads it from the environment itself
-    from console.screens.passphrase import ask_passphrase
-
-    path = settings.resolve_path(keys.cryptfile_path.expanduser())
-    answer = ask_passphrase(path, new=not path.exists())
-    return lambda _new: answer

@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from console.cli_commands._common import add_config_arg, settings_or_exit
@@ -48,8 +49,10 @@ def handle(args: argparse.Namespace) -> int:
             return 2
         return asyncio.run(run_headless(settings, args.seconds, sys.stdout))
     from console.app import run_console
+    from core.engine.engine import Engine
 
-    return run_console(settings, seconds=args.seconds, live_confirmed=args.i_understand_live)
+    engine = Engine(settings, passphrase_provider=_passphrase_provider(settings))
+    return run_console(engine, seconds=args.seconds, live_confirmed=args.i_understand_live)
 
 
 async def run_headless(settings: Settings, seconds: float | None, out: TextIO) -> int:
@@ -93,3 +96,21 @@ def _write(event: object, out: TextIO) -> None:
         return
     out.write(json.dumps(event_to_dict(event), default=str) + "\n")
     out.flush()
+
+
+def _passphrase_provider(settings: Settings) -> Callable[[bool], str | None] | None:
+    """Ask for the cryptfile passphrase up front when the engine will need it."""
+    import os
+
+    from core.settings import KeyBackend, Mode
+
+    keys = settings.keys
+    if settings.mode is not Mode.LIVE or keys.backend is not KeyBackend.CRYPTFILE:
+        return None
+    if os.environ.get(keys.passphrase_env):
+        return None  # the key store reads it from the environment itself
+    from console.screens.passphrase import ask_passphrase
+
+    path = settings.resolve_path(keys.cryptfile_path.expanduser())
+    answer = ask_passphrase(path, new=not path.exists())
+    return lambda _new: answer

@@ -1,8 +1,9 @@
 """The cryptfile keyring passphrase, asked in a Textual modal before the engine starts.
 
 The engine asks its `passphrase_provider` synchronously while it starts, from inside the event
-loop, where no screen could be shown; so `run_console` asks first, with `ask_passphrase`, in a
-small app of its own, and hands the engine a provider that returns the answer.
+loop, where no screen could be shown; so the `run` command (console.cli_commands.run) asks
+first, with `ask_passphrase`, in a small app of its own, and hands the engine a provider that
+returns the answer.
 """
 
 from __future__ import annotations
