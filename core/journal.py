@@ -24,13 +24,13 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import asdict, is_dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from core.money import opt_dec, opt_str
+from core.journal_rows import RowMapper
 from core.records import (
     BreakerEventRecord,
     FillRecord,
@@ -261,29 +261,7 @@ class Journal:
 
     def insert_trade(self, trade: TradeRecord) -> None:
         self._commits_since_checkpoint += 1
-        self._db.execute(
-            "INSERT INTO trades (id, opportunity_id, symbol, buy_venue, sell_venue, amount,"
-            " status, reason, realized_pnl, realized_pnl_usd, fees, volume, unwind_cost, residual,"
-            " started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                trade.id,
-                trade.opportunity_id,
-                trade.symbol,
-                trade.buy_venue,
-                trade.sell_venue,
-                str(trade.amount),
-                str(trade.status),
-                trade.reason,
-                opt_str(trade.realized_pnl),
-                opt_str(trade.realized_pnl_usd),
-                str(trade.fees),
-                str(trade.volume),
-                str(trade.unwind_cost),
-                str(trade.residual),
-                trade.started_at,
-                trade.finished_at,
-            ),
-        )
+        self._db.execute(_TRADES.insert, _TRADES.row(trade))
 
     def update_trade(
         self,
@@ -319,10 +297,10 @@ class Journal:
         self._db.execute(f"UPDATE trades SET {', '.join(sets)} WHERE id=?", values)  # noqa: S608
 
     def trade(self, trade_id: str) -> TradeRecord | None:
-        row = self._db.execute(f"{_TRADE_SELECT} WHERE id=?", (trade_id,)).fetchone()  # noqa: S608
+        row = self._db.execute(f"{_TRADES.select} WHERE id=?", (trade_id,)).fetchone()  # noqa: S608
         if row is None:
             return None
-        return self._with_legs([_trade_from_row(row)])[0]
+        return self._with_legs([_TRADES.record_of(row)])[0]
 
     def trades(
         self, since: float | None = None, status: Iterable[str] | None = None
@@ -339,10 +317,10 @@ class Journal:
             params.extend(wanted)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = self._db.execute(
-            f"{_TRADE_SELECT}{clause} ORDER BY started_at, id",  # noqa: S608
+            f"{_TRADES.select}{clause} ORDER BY started_at, id",  # noqa: S608
             params,
         ).fetchall()
-        return self._with_legs([_trade_from_row(r) for r in rows])
+        return self._with_legs([_TRADES.record_of(r) for r in rows])
 
     def realized_pnl_usd_since(self, since: float) -> Decimal:
         """Sum of realized PnL in USD of trades finished at or after `since` (daily loss)."""
@@ -365,130 +343,52 @@ class Journal:
         for chunk_start in range(0, len(ids), 500):
             chunk = ids[chunk_start : chunk_start + 500]
             rows = self._db.execute(
-                f"{_ORDER_SELECT} WHERE trade_id IN ({','.join('?' * len(chunk))})"  # noqa: S608
+                f"{_ORDERS.select} WHERE trade_id IN ({','.join('?' * len(chunk))})"  # noqa: S608
                 " ORDER BY created_at, client_order_id",
                 chunk,
             ).fetchall()
             for row in rows:
-                order = _order_from_row(row)
+                order = _ORDERS.record_of(row)
                 legs[order.trade_id].append(order)
-        return [_replace_legs(t, tuple(legs[t.id])) for t in trades]
+        return [replace(t, legs=tuple(legs[t.id])) for t in trades]
 
     # -- orders and fills ------------------------------------------------------------------
 
     def insert_order(self, order: OrderRecord) -> None:
         """Journal an order before it is sent; committed (in the WAL) when this returns."""
         self._commits_since_checkpoint += 1
-        self._db.execute(
-            "INSERT INTO orders (client_order_id, trade_id, role, venue, symbol, side, type,"
-            " amount, price, status, venue_order_id, filled, average, cost, fee, fee_currency,"
-            " error, created_at, updated_at, other_fees)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                order.client_order_id,
-                order.trade_id,
-                order.role,
-                order.venue,
-                order.symbol,
-                order.side,
-                order.type,
-                str(order.amount),
-                opt_str(order.price),
-                str(order.status),
-                order.venue_order_id,
-                str(order.filled),
-                opt_str(order.average),
-                str(order.cost),
-                str(order.fee),
-                order.fee_currency,
-                order.error,
-                order.created_at,
-                order.updated_at,
-                _fees_text(order.other_fees),
-            ),
-        )
+        self._db.execute(_ORDERS.insert, _ORDERS.row(order))
 
     def update_order(self, order: OrderRecord, fills: Iterable[FillRecord] = ()) -> None:
         """Store an order's latest state and any new fills, atomically."""
         self._commits_since_checkpoint += 1
         with self._tx():
-            self._db.execute(
-                "UPDATE orders SET status=?, venue_order_id=?, filled=?, average=?, cost=?, fee=?,"
-                " fee_currency=?, error=?, updated_at=?, other_fees=? WHERE client_order_id=?",
-                (
-                    str(order.status),
-                    order.venue_order_id,
-                    str(order.filled),
-                    opt_str(order.average),
-                    str(order.cost),
-                    str(order.fee),
-                    order.fee_currency,
-                    order.error,
-                    order.updated_at,
-                    _fees_text(order.other_fees),
-                    order.client_order_id,
-                ),
-            )
+            self._db.execute(_ORDER_UPDATE, _ORDERS.row(order, _ORDER_UPDATE_COLUMNS))
             for fill in fills:
-                self._db.execute(
-                    "INSERT INTO fills (client_order_id, trade_id, venue, symbol, side, amount,"
-                    " price, cost, fee, fee_currency, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        fill.client_order_id,
-                        fill.trade_id,
-                        fill.venue,
-                        fill.symbol,
-                        fill.side,
-                        str(fill.amount),
-                        str(fill.price),
-                        str(fill.cost),
-                        str(fill.fee),
-                        fill.fee_currency,
-                        fill.at,
-                    ),
-                )
+                self._db.execute(_FILLS.insert, _FILLS.row(fill))
 
     def order(self, client_order_id: str) -> OrderRecord | None:
         row = self._db.execute(
-            f"{_ORDER_SELECT} WHERE client_order_id=?",  # noqa: S608
+            f"{_ORDERS.select} WHERE client_order_id=?",  # noqa: S608
             (client_order_id,),
         ).fetchone()
-        return None if row is None else _order_from_row(row)
+        return None if row is None else _ORDERS.record_of(row)
 
     def open_orders(self) -> list[OrderRecord]:
         """Orders not known to be final: pending (maybe sent), open, or unknown."""
         rows = self._db.execute(
-            f"{_ORDER_SELECT} WHERE status IN (?,?,?) ORDER BY created_at",  # noqa: S608
+            f"{_ORDERS.select} WHERE status IN (?,?,?) ORDER BY created_at",  # noqa: S608
             (str(OrderStatus.PENDING), str(OrderStatus.OPEN), str(OrderStatus.UNKNOWN)),
         ).fetchall()
-        return [_order_from_row(r) for r in rows]
+        return [_ORDERS.record_of(r) for r in rows]
 
     def fills(self, trade_id: str | None = None) -> list[FillRecord]:
-        sql = (
-            "SELECT client_order_id, trade_id, venue, symbol, side, amount, price, cost, fee,"
-            " fee_currency, at FROM fills"
-        )
         rows = (
-            self._db.execute(sql + " WHERE trade_id=? ORDER BY id", (trade_id,)).fetchall()
+            self._db.execute(f"{_FILLS.select} WHERE trade_id=? ORDER BY id", (trade_id,))
             if trade_id is not None
-            else self._db.execute(sql + " ORDER BY id").fetchall()
+            else self._db.execute(f"{_FILLS.select} ORDER BY id")
         )
-        return [
-            FillRecord(
-                client_order_id=r[0],
-                trade_id=r[1],
-                venue=r[2],
-                symbol=r[3],
-                side=r[4],
-                amount=Decimal(r[5]),
-                price=Decimal(r[6]),
-                cost=Decimal(r[7]),
-                fee=Decimal(r[8]),
-                fee_currency=r[9],
-                at=r[10],
-            )
-            for r in rows
-        ]
+        return [_FILLS.record_of(r) for r in rows]
 
     # -- settings and breaker --------------------------------------------------------------
 
@@ -516,77 +416,24 @@ class Journal:
         return [BreakerEventRecord(*r) for r in rows]
 
 
-_TRADE_SELECT = (
-    "SELECT id, opportunity_id, symbol, buy_venue, sell_venue, amount, status, reason,"
-    " realized_pnl, realized_pnl_usd, fees, volume, unwind_cost, residual, started_at,"
-    " finished_at FROM trades"
+_TRADES = RowMapper(TradeRecord, "trades", exclude=("legs",))
+_ORDERS = RowMapper(OrderRecord, "orders")
+_FILLS = RowMapper(FillRecord, "fills")
+# What an order's later states change (the rest is fixed when it is journaled), key last.
+_ORDER_UPDATE_COLUMNS = (
+    "status",
+    "venue_order_id",
+    "filled",
+    "average",
+    "cost",
+    "fee",
+    "fee_currency",
+    "error",
+    "updated_at",
+    "other_fees",
+    "client_order_id",
 )
-_ORDER_SELECT = (
-    "SELECT client_order_id, trade_id, role, venue, symbol, side, type, amount, price, status,"
-    " venue_order_id, filled, average, cost, fee, fee_currency, error, created_at, updated_at,"
-    " other_fees FROM orders"
+_ORDER_UPDATE = (
+    f"UPDATE orders SET {', '.join(f'{c}=?' for c in _ORDER_UPDATE_COLUMNS[:-1])}"  # noqa: S608
+    " WHERE client_order_id=?"
 )
-
-
-def _trade_from_row(r: tuple[Any, ...]) -> TradeRecord:
-    return TradeRecord(
-        id=r[0],
-        opportunity_id=r[1],
-        symbol=r[2],
-        buy_venue=r[3],
-        sell_venue=r[4],
-        amount=Decimal(r[5]),
-        status=TradeStatus(r[6]),
-        reason=r[7],
-        realized_pnl=opt_dec(r[8]),
-        realized_pnl_usd=opt_dec(r[9]),
-        fees=Decimal(r[10]),
-        volume=Decimal(r[11]),
-        unwind_cost=Decimal(r[12]),
-        residual=Decimal(r[13]),
-        started_at=r[14],
-        finished_at=r[15],
-    )
-
-
-def _order_from_row(r: tuple[Any, ...]) -> OrderRecord:
-    return OrderRecord(
-        client_order_id=r[0],
-        trade_id=r[1],
-        role=r[2],
-        venue=r[3],
-        symbol=r[4],
-        side=r[5],
-        type=r[6],
-        amount=Decimal(r[7]),
-        price=opt_dec(r[8]),
-        status=OrderStatus(r[9]),
-        venue_order_id=r[10],
-        filled=Decimal(r[11]),
-        average=opt_dec(r[12]),
-        cost=Decimal(r[13]),
-        fee=Decimal(r[14]),
-        fee_currency=r[15],
-        error=r[16],
-        created_at=r[17],
-        updated_at=r[18],
-        other_fees=_fees_from_text(r[19]),
-    )
-
-
-def _fees_text(fees: tuple[tuple[str, Decimal], ...]) -> str:
-    return ",".join(f"{currency}:{amount}" for currency, amount in fees)
-
-
-def _fees_from_text(text: str) -> tuple[tuple[str, Decimal], ...]:
-    pairs = (item.rpartition(":") for item in text.split(",") if item)
-    return tuple((currency, Decimal(amount)) for currency, _, amount in pairs)
-
-
-def _replace_legs(trade: TradeRecord, legs: tuple[OrderRecord, ...]) -> TradeRecord:
-    values = {f.name: getattr(trade, f.name) for f in fields(trade)}
-    values["legs"] = legs
-    return TradeRecord(**values)
-
-
-# -- `arbdesk history` rendering -----------------------------------------------------------
