@@ -9,7 +9,7 @@ For each `submit(opportunity)`:
    after fees at the size the depth allows up to the limit prices (resized down if thinner);
    round amount and prices with the venues' precision helpers, check venue minimums;
 4. check the balances less what trades in flight hold there (reserve.py), take the breaker
-   permit and hold this trade's funds until it closes;
+   permit (through the order gate, gate.py) and hold this trade's funds until it closes;
 5. in the trade's task, check the kill switch and breaker once more, journal both orders
    (committed) and send both legs concurrently as IOC limit orders priced at most
    `max_slippage_bps` away from the detected VWAPs.
