@@ -109,7 +109,6 @@ class Executor:
         self.exchanges = exchanges
         self.books = books
         self.journal = journal
-        self.breaker = breaker
         self.gate = OrderGate(breaker)
         """Every breaker question of this executor's trades goes through it."""
         self.bus = bus

@@ -136,7 +136,6 @@ class OnChainTrader:
         self.settings = settings
         self.legs = legs
         self.journal = journal
-        self.breaker = breaker
         self.gate = OrderGate(breaker)
         """Every breaker question of this trader's trades goes through it."""
         self.publish = publish
