@@ -38,6 +38,8 @@ from core.events import (
     OpportunityFound,
 )
 from core.execute.executor import Executor
+from core.execute.gate import OrderGate
+from core.execute.liquidation_gate import liquidate_gated, liquidations_tradeable
 from core.execute.paper import PaperExchange
 from core.execute.reconcile import reconcile
 from core.execute.trades import Submission, TradeView
@@ -56,7 +58,6 @@ from core.settings_edit import (
     write_toml_value,
 )
 
-LIQUIDATION_VENUE = "aave-v3"  # the breaker scope of liquidations
 AUTO_RETRY_AFTER_S = 5.0  # auto mode's pause on a route after the executor refused it
 
 # Worst first: a venue's health is the worst state of its symbols' feeds.
@@ -123,6 +124,8 @@ class Engine:
         self._running = False
         self.journal: Journal | None = None
         self.breaker: CircuitBreaker | None = None
+        self.gate: OrderGate | None = None
+        """Order admission over `breaker` (core.execute.gate); kill/resume use the breaker."""
         self.executor: Executor | None = None
         self._submits: set[asyncio.Task[Any]] = set()
         self._auto_cooldown: dict[tuple[str, str, str], float] = {}
@@ -168,6 +171,7 @@ class Engine:
             settings.risk, settings.thresholds, journal=self.journal, bus=self.bus, clock=self.clock
         )
         self.bus.listen(self.breaker.on_event)
+        self.gate = OrderGate(self.breaker)
         order_venues = self._order_venues()
         executor = Executor(
             settings.execution,
@@ -331,10 +335,10 @@ class Engine:
         """Auto mode liquidates profitable positions, through the same breaker as trades."""
         while True:
             await asyncio.sleep(1.0)
-            if not self.settings.execution.auto_execute or self.breaker is None:
+            if not self.settings.execution.auto_execute or self.gate is None:
                 continue
             for opportunity in service.opportunities():
-                if not self.breaker.check((LIQUIDATION_VENUE,), None).allowed:
+                if not liquidations_tradeable(self.gate):
                     break
                 try:
                     self._message("INFO", await self._liquidate(opportunity.id, "auto"))
@@ -343,31 +347,20 @@ class Engine:
                     self._message("WARNING", f"auto: liquidation {opportunity.id} failed: {exc}")
 
     async def _liquidate(self, opportunity_id: str, how: str) -> str:
+        """One liquidation through the order gate (core.execute.liquidation_gate)."""
         assert self.lending is not None
-        if self.breaker is None:
+        if self.gate is None:
             return "trading is not running (scan mode)"
         opportunity = next(
             (o for o in self.lending.opportunities() if o.id == opportunity_id), None
         )
         if opportunity is None:
             return f"liquidation {opportunity_id} is no longer pending"
-        decision = self.breaker.acquire((LIQUIDATION_VENUE,), None, self.clock())
-        if not decision.allowed:
-            return f"{how}: liquidation refused: {decision.reason}"
-        record = None
-        try:
-            record = await self.lending.execute_opportunity(opportunity)
-        finally:
-            if record is None or record.status == "refused":  # nothing was sent
-                self.breaker.release(decision)
-            else:
-                ok = record.status == "liquidated"
-                self.breaker.record_trade(
-                    decision,
-                    ok,
-                    record.realized_pnl_usd or Decimal(0),
-                    failed_venues=() if ok else (LIQUIDATION_VENUE,),
-                )
+        record = await liquidate_gated(
+            self.gate, opportunity, self.lending.execute_opportunity, self.clock()
+        )
+        if isinstance(record, str):
+            return f"{how}: liquidation refused: {record}"
         pnl = record.realized_pnl_usd
         profit = f"${pnl:,.2f} net of gas" if pnl is not None else f"{record.profit_raw} raw"
         detail = record.reason or f"{profit} (journal {record.id}, block {record.block})"
@@ -491,7 +484,7 @@ class Engine:
     def _auto_allowed(self, opportunity: Opportunity) -> bool:
         """Auto mode leaves an opportunity on the board while the breaker would refuse it, so
         a persisting spread does not become a stream of refusals."""
-        if not self._running or self.executor is None or self.breaker is None:
+        if not self._running or self.executor is None or self.gate is None:
             return False
         if not self.executor.accepting:
             return False
@@ -501,7 +494,7 @@ class Engine:
         if self._auto_cooldown.get(opportunity.key, 0.0) > self.clock():
             return False
         venues = (opportunity.buy_venue, opportunity.sell_venue)
-        return self.breaker.check(venues, opportunity.symbol).allowed
+        return self.gate.tradeable(venues, opportunity.symbol)
 
     async def _submit(self, opportunity: Opportunity, how: str) -> str:
         if self.onchain is not None and self.onchain.handles(opportunity):

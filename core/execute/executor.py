@@ -9,7 +9,7 @@ For each `submit(opportunity)`:
    after fees at the size the depth allows up to the limit prices (resized down if thinner);
    round amount and prices with the venues' precision helpers, check venue minimums;
 4. check the balances less what trades in flight hold there (reserve.py), take the breaker
-   permit and hold this trade's funds until it closes;
+   permit (through the order gate, gate.py) and hold this trade's funds until it closes;
 5. in the trade's task, check the kill switch and breaker once more, journal both orders
    (committed) and send both legs concurrently as IOC limit orders priced at most
    `max_slippage_bps` away from the detected VWAPs.
@@ -46,6 +46,7 @@ from core.events import (
     KillSwitchToggled,
     TradeUnwinding,
 )
+from core.execute.gate import OrderGate
 from core.execute.ledger import TradeLedger, dust_reason, dust_value, usd_per_quote
 from core.execute.legs import UNKNOWN_GRACE_S, LegRunner
 from core.execute.pnl import account
@@ -108,7 +109,8 @@ class Executor:
         self.exchanges = exchanges
         self.books = books
         self.journal = journal
-        self.breaker = breaker
+        self.gate = OrderGate(breaker)
+        """Every breaker question of this executor's trades goes through it."""
         self.bus = bus
         self.clock = clock
         self.legs = LegRunner(
@@ -117,7 +119,7 @@ class Executor:
             poll_interval_s=poll_interval_s,
             unknown_grace_s=unknown_order_grace_s,
         )
-        self.ledger = TradeLedger(journal, breaker, self.legs, self._publish, clock)
+        self.ledger = TradeLedger(journal, self.gate, self.legs, self._publish, clock)
         self.active: dict[str, Trade] = {}
         self.finished: deque[Trade] = deque(maxlen=FINISHED_KEPT)
         self._tasks: dict[str, asyncio.Task[Trade]] = {}
@@ -184,7 +186,7 @@ class Executor:
             # they are when the trade starts, not as they were before the balance round-trip.
             plan = self._prepare(opportunity)
             need = self._check_balances(opportunity, plan, *balances)
-            decision = self.breaker.acquire(
+            decision = self.gate.admit(
                 (opportunity.buy_venue, opportunity.sell_venue), opportunity.symbol, self.clock()
             )
             if not decision.allowed:
@@ -200,7 +202,7 @@ class Executor:
                 started = True
             except BaseException:
                 # Nothing was sent: the permit and the funds go back, never leak.
-                self.breaker.release(decision)
+                self.gate.release(decision)
                 self.reservations.release(hold)
                 if trade is not None:
                     self.active.pop(trade.id, None)
@@ -253,9 +255,8 @@ class Executor:
     def _precheck(self, opp: Any) -> None:
         """The checks that need no book or balance: refuse before any network round-trip."""
         now = self._check_ttl(opp)
-        gate = self.breaker.check((opp.buy_venue, opp.sell_venue), opp.symbol, now)
-        if not gate.allowed:
-            raise Refused(gate.reason)
+        if refusal := self.gate.refusal((opp.buy_venue, opp.sell_venue), opp.symbol, now):
+            raise Refused(refusal)
 
     def _check_ttl(self, opp: Any) -> float:
         self._check_capacity()
@@ -265,7 +266,7 @@ class Executor:
         return now
 
     def _prepare(self, opp: Any) -> Plan:
-        # The breaker is asked again by acquire, right after this (no await in between).
+        # The gate is asked again by admit, right after this (no await in between).
         now = self._check_ttl(opp)
         buy_ex, sell_ex = self._exchange(opp.buy_venue), self._exchange(opp.sell_venue)
         buy_book, sell_book = (
@@ -425,7 +426,7 @@ class Executor:
     ) -> Trade:
         # A kill (or a breaker opening) may have come in since the permit: nothing goes out.
         # From here to scheduling both sends there is no await.
-        if refusal := self.breaker.send_refusal(decision):
+        if refusal := self.gate.send_refusal(decision):
             self.ledger.withdraw(trade, decision, f"not sent: {refusal}", self._close_withdrawn)
             if not sent.done():
                 sent.set_exception(Refused(refusal))

@@ -26,13 +26,14 @@ from core.events import (
     TradeStarted,
     TradeUpdated,
 )
+from core.execute.gate import OrderGate
 from core.execute.legs import LegRunner
 from core.execute.pnl import Accounting
 from core.execute.trades import ZERO, Trade, Venue
 from core.journal import Journal
 from core.money import D
 from core.records import FillRecord, OrderRecord, TradeRecord, TradeStatus
-from core.risk import CircuitBreaker, Decision
+from core.risk import Decision
 
 Close = Callable[[Trade, bool], None]
 """Takes a finished trade off the caller's books; the bool says whether it completed."""
@@ -78,18 +79,19 @@ def usd_per_quote(opportunity: Any) -> Decimal:
 
 
 class TradeLedger:
-    """Journal rows, events and breaker records of trades, in the order both runners need."""
+    """Journal rows, events and breaker records (through the order gate) of trades, in the
+    order both runners need."""
 
     def __init__(
         self,
         journal: Journal,
-        breaker: CircuitBreaker,
+        gate: OrderGate,
         runner: LegRunner,
         publish: Callable[[Event], None],
         clock: Callable[[], float],
     ) -> None:
         self.journal = journal
-        self.breaker = breaker
+        self.gate = gate
         self.runner = runner
         self.publish = publish
         self.clock = clock
@@ -254,7 +256,7 @@ class TradeLedger:
             within = order.price is None or order.average >= order.price
         if within:  # at or inside our own limit: only tick rounding can exceed the bound
             slip = min(slip, max_slippage_bps)
-        self.breaker.record_slippage(order.venue, slip, self.clock() if now is None else now)
+        self.gate.record_slippage(order.venue, slip, self.clock() if now is None else now)
 
     def finish(
         self,
@@ -299,7 +301,7 @@ class TradeLedger:
             trade.opportunity, str(status), trade.reason, trade.finished_at
         )
         ok = status is TradeStatus.COMPLETED
-        self.breaker.record_trade(
+        self.gate.record_trade(
             decision, ok, trade.realized_pnl_usd, failed_venues, trade.finished_at
         )
         close(trade, ok)
@@ -314,7 +316,7 @@ class TradeLedger:
             self.journal.update_trade(
                 trade.id, trade.status, trade.reason, finished_at=trade.finished_at
             )
-        self.breaker.record_trade(
+        self.gate.record_trade(
             decision, False, ZERO, (trade.buy_venue, trade.sell_venue), trade.finished_at
         )
         close(trade, False)
@@ -337,7 +339,7 @@ class TradeLedger:
             finished_at=now,
         )
         self.journal.record_opportunity(trade.opportunity, "refused", reason, now)
-        self.breaker.release(decision)
+        self.gate.release(decision)
         close(trade, False)
         self._finished(trade, ZERO, ZERO, now)
 

@@ -45,6 +45,7 @@ from core.events import (
 )
 from core.execute.dex import DexLegs, Gate, TxResult, TxSendError
 from core.execute.executor import taker_rate
+from core.execute.gate import OrderGate
 from core.execute.ledger import TradeLedger, dust_reason, dust_value
 from core.execute.legs import LegRunner
 from core.execute.pnl import account
@@ -135,7 +136,8 @@ class OnChainTrader:
         self.settings = settings
         self.legs = legs
         self.journal = journal
-        self.breaker = breaker
+        self.gate = OrderGate(breaker)
+        """Every breaker question of this trader's trades goes through it."""
         self.publish = publish
         self.exchanges = exchanges
         self.books = books
@@ -151,7 +153,7 @@ class OnChainTrader:
         self.runner: LegRunner = (
             executor.legs if executor is not None else LegRunner(journal, clock=clock)
         )
-        self.ledger = TradeLedger(journal, breaker, self.runner, publish, clock)
+        self.ledger = TradeLedger(journal, self.gate, self.runner, publish, clock)
         self.active: dict[str, Trade] = {}
         self.finished: list[Trade] = []
         self._keys: set[tuple[str, str, str]] = set()
@@ -216,15 +218,15 @@ class OnChainTrader:
                 else:
                     await self._prepare_dex_dex(opportunity, plan, holds)
             except Refused as exc:
-                self.breaker.release(decision)
+                self.gate.release(decision)
                 return self._refuse(opportunity, str(exc))
             except BaseException:
-                self.breaker.release(decision)
+                self.gate.release(decision)
                 raise
             # The checks above awaited balances and the chain: a kill (or a breaker opening)
             # may have come in since the permit. Each transaction asks again before it goes.
-            if refusal := self.breaker.send_refusal(decision):
-                self.breaker.release(decision)
+            if refusal := self.gate.send_refusal(decision):
+                self.gate.release(decision)
                 return self._refuse(opportunity, f"not sent: {refusal}")
             return await self._trade(opportunity, plan, decision, order)
         finally:
@@ -239,7 +241,7 @@ class OnChainTrader:
         order: _CexDexOrder | None,
     ) -> TradeResult:
         def gate() -> str:
-            return self.breaker.send_refusal(decision)
+            return self.gate.send_refusal(decision)
 
         try:
             if isinstance(plan, DexPlan):
@@ -253,7 +255,7 @@ class OnChainTrader:
                 trade = self._start(opportunity, units(size, decimals))
                 run = self._run_dex_dex(trade, plan, gate)
         except BaseException:
-            self.breaker.release(decision)  # nothing sent: the permit must not leak
+            self.gate.release(decision)  # nothing sent: the permit must not leak
             raise
         for pool in plan_pools(plan):
             self.busy[pool.address] = trade.id
@@ -285,7 +287,7 @@ class OnChainTrader:
         return now
 
     def _acquire(self, opp: Opportunity) -> Decision:
-        decision = self.breaker.acquire((opp.buy_venue, opp.sell_venue), opp.symbol, self.clock())
+        decision = self.gate.admit((opp.buy_venue, opp.sell_venue), opp.symbol, self.clock())
         if not decision.allowed:
             raise Refused(decision.reason)
         return decision
@@ -311,9 +313,8 @@ class OnChainTrader:
         if exchange is None:
             raise Refused(f"no exchange adapter for venue {venue}")
         # The opportunity's symbol carries the parity mark; the CEX feed is keyed by its own.
-        gate = self.breaker.check((venue,), symbol, now)
-        if not gate.allowed:
-            raise Refused(gate.reason)
+        if refusal := self.gate.refusal((venue,), symbol, now):
+            raise Refused(refusal)
         book = self.books.get(symbol, {}).get(venue)
         stale_s = self.settings.thresholds.stale_after_ms / 1000
         if book is None or not book.usable(now, stale_s):

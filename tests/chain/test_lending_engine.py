@@ -16,8 +16,9 @@ import pytest
 from web3 import Web3
 
 from core.chain.aave_artifacts import aave_abi
-from core.engine.engine import LIQUIDATION_VENUE, Engine
+from core.engine.engine import Engine
 from core.engine.lending import LendingService
+from core.execute.liquidation_gate import LIQUIDATION_VENUE
 from core.feeds.sim.borrowers import BorrowerSpec
 from core.settings import (
     JournalSettings,

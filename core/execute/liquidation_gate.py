@@ -1,0 +1,54 @@
+"""Liquidations through the order gate, like trades.
+
+A liquidation attempt holds one permit on the `aave-v3` scope: refused there, nothing is
+signed; sent, its outcome counts for the breaker as a trade's does (a revert is a failure on
+that scope, the measured PnL goes to today's total); refused further on (nothing sent), the
+permit is given back. The sending itself is passed in (the engine's lending service), so this
+stays below the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+from core.detect.liquidations import LiquidationOpportunity
+from core.execute.gate import OrderGate
+from core.execute.liquidate import LiquidationRecord
+
+LIQUIDATION_VENUE = "aave-v3"
+"""The breaker scope of liquidations."""
+
+Send = Callable[[LiquidationOpportunity], Awaitable[LiquidationRecord]]
+
+
+def liquidations_tradeable(gate: OrderGate) -> bool:
+    """Read-only: would a liquidation get a permit now? (auto mode stops asking while not)"""
+    return gate.tradeable((LIQUIDATION_VENUE,), None)
+
+
+async def liquidate_gated(
+    gate: OrderGate, opportunity: LiquidationOpportunity, send: Send, now: float
+) -> LiquidationRecord | str:
+    """Permit, `send`, then release (nothing sent) or record the outcome.
+
+    Returns the journaled record, or the gate's refusal reason when no permit was given.
+    """
+    decision = gate.admit((LIQUIDATION_VENUE,), None, now)
+    if not decision.allowed:
+        return decision.reason
+    record = None
+    try:
+        record = await send(opportunity)
+    finally:
+        if record is None or record.status == "refused":  # nothing was sent
+            gate.release(decision)
+        else:
+            ok = record.status == "liquidated"
+            gate.record_trade(
+                decision,
+                ok,
+                record.realized_pnl_usd or Decimal(0),
+                failed_venues=() if ok else (LIQUIDATION_VENUE,),
+            )
+    return record
