@@ -105,20 +105,30 @@ def apply_setting(settings: Settings, path: str, raw: Any, *, write: bool = True
     longer parses), SettingsError is raised and the running value stays as it was.
     """
     value = validate_setting(settings, path, raw)
+    written = save_setting(settings.toml_path, path, value) if write else None
+    return set_live(settings, path, value, written)
+
+
+def save_setting(toml_path: Path | None, path: str, value: Any) -> Path | None:
+    """Write one validated value to settings.toml (None: running on defaults, no file).
+    Blocking file I/O: the engine calls it from a thread, never from the event loop."""
+    if toml_path is None:
+        return None
+    section_name, _, name = path.partition(".")  # validated by the caller
+    try:
+        write_toml_value(toml_path, section_name, name, value)
+    except (OSError, ValueError, tomlkit.exceptions.TOMLKitError) as exc:
+        raise SettingsError(path, [f"{path} = {value!r}: not saved to {toml_path}: {exc}"]) from exc
+    return toml_path
+
+
+def set_live(settings: Settings, path: str, value: Any, written_to: Path | None) -> SettingChange:
+    """Apply a validated value to the running settings object."""
     section_name, name = _split(path)
     section = getattr(settings, section_name)
     old = getattr(section, name)
-    written = None
-    if write and settings.toml_path is not None:
-        try:
-            write_toml_value(settings.toml_path, section_name, name, value)
-        except (OSError, ValueError, tomlkit.exceptions.TOMLKitError) as exc:
-            raise SettingsError(
-                path, [f"{path} = {raw!r}: not saved to {settings.toml_path}: {exc}"]
-            ) from exc
-        written = settings.toml_path
     setattr(section, name, value)
-    return SettingChange(path=path, old=old, new=value, written_to=written)
+    return SettingChange(path=path, old=old, new=value, written_to=written_to)
 
 
 def write_toml_value(toml_path: Path, section: str, name: str, value: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from dataclasses import dataclass, fields, make_dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from core.serialize import iso_utc  # re-exported: the one ISO-8601 formatter
 
@@ -42,6 +42,7 @@ class Opportunity:
     net_profit_usd: float
     detected_at: float
     expires_at: float
+    kind: ClassVar[str] = "spread"  # liquidations say "liquidation"
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -52,7 +53,7 @@ class Opportunity:
         """The field names above plus `kind` ("spread"; liquidations say "liquidation", so
         `scan --json` consumers can tell them apart); numbers stay numbers, times ISO-8601 UTC."""
         return {
-            "kind": "spread",
+            "kind": self.kind,
             "id": self.id,
             "symbol": self.symbol,
             "buy_venue": self.buy_venue,

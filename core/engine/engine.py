@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from loguru import logger
@@ -55,6 +56,9 @@ from core.settings_edit import (
     SettingChange,
     apply_setting,
     editable_fields,
+    save_setting,
+    set_live,
+    validate_setting,
     write_toml_value,
 )
 
@@ -132,6 +136,7 @@ class Engine:
         self.onchain: OnChain | None = None
         self.lending: LendingService | None = None
         self._liquidations_seen: set[str] = set()
+        self._settings_write = asyncio.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -681,14 +686,36 @@ class Engine:
         if self.settings.toml_path is not None:
             write_toml_value(self.settings.toml_path, "ui", "theme", name)
 
+    async def save_theme(self, name: str) -> Path | None:
+        """`set_theme` with the file write in a thread, so the loop (feeds, legs) never waits
+        on the disk; returns the file written (None: no settings.toml)."""
+        async with self._settings_write:
+            self.settings.ui.theme = name
+            return await asyncio.to_thread(save_setting, self.settings.toml_path, "ui.theme", name)
+
+    async def change_setting(self, path: str, raw: Any) -> SettingChange:
+        """`update_setting` with the settings.toml write in a thread: validated first, the
+        file written next (a failed write raises SettingsError and changes nothing), then
+        applied live and journaled. Writes go one at a time: each rewrites the whole file."""
+        async with self._settings_write:
+            value = validate_setting(self.settings, path, raw)
+            written = await asyncio.to_thread(save_setting, self.settings.toml_path, path, value)
+            change = set_live(self.settings, path, value, written)
+        self._applied(change)
+        return change
+
     def editable_settings(self) -> list[EditableField]:
         return editable_fields(self.settings)
 
     def update_setting(self, path: str, raw: Any, *, write: bool = True) -> SettingChange:
         """Validate + apply live + write back; raises SettingsError and changes nothing."""
         change = apply_setting(self.settings, path, raw, write=write)
+        self._applied(change)
+        return change
+
+    def _applied(self, change: SettingChange) -> None:
+        path = change.path
         self._propagate(path, change.new)
         if self.journal is not None:
             self.journal.record_setting_change(path, change.old, change.new, self.clock())
         self._message("INFO", f"setting {path}: {change.old!r} -> {change.new!r}")
-        return change
