@@ -1,23 +1,23 @@
 """The arbdesk console: a Textual app over a running engine (built by console.cli_commands.run).
 
-The engine runs in the app's own asyncio loop (started in a worker on mount, stopped on quit).
-The console holds one bus subscription; a frame worker drains it into `ConsoleState` at
-`settings.ui.refresh_hz`, pulls the engine's snapshots and hands plain data to the panes, so a
-burst of book updates costs one merge per frame instead of one redraw per event. Commands that
-await the engine (approve, start, stop) run in workers; nothing here does network I/O.
+The console talks to the engine only through its door (core.door.EngineDoor): one event
+subscription, one frozen snapshot per frame, typed commands. The engine runs in the app's own
+asyncio loop (started in a worker on mount, stopped on quit). A frame worker drains the events
+into `ConsoleState` at `ui.refresh_hz`, takes the frame's snapshot and hands plain data to the
+panes, so a burst of book updates costs one merge per frame instead of one redraw per event.
+Commands are awaited in workers or async actions; nothing here does network or file I/O.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import signal
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import events, on, work
 from textual.app import App, ComposeResult
@@ -33,7 +33,7 @@ from console.screens.help import HelpScreen
 from console.screens.palette import ArbdeskCommands
 from console.screens.thresholds import ThresholdsScreen
 from console.screens.trade_history import HistoryScreen
-from console.state import ConsoleState, EngineLike
+from console.state import BOOK_DEPTH, ConsoleState
 from console.themes import DEFAULT_THEME, load_themes, next_theme
 from console.widgets.liquidations import LiquidationsPane
 from console.widgets.log_pane import LogPane
@@ -43,6 +43,7 @@ from console.widgets.pane_tabs import PANES, PaneTabs
 from console.widgets.spreads import SpreadsPane
 from console.widgets.status_bar import StatusBar
 from console.widgets.trades import TradesPane
+from core.door import Approve, Command, EngineDoor, Kill, Reject, Resume, SetAutoExecute, SetTheme
 
 # Below either size the panes become tabs (one at a time, keys 1-4 or a click on the strip).
 NARROW_WIDTH = 120
@@ -62,11 +63,6 @@ MAIN_SCREEN_ACTIONS = {
     "history",
     "show_pane",
 }
-
-
-async def _maybe_await(value: Any) -> Any:
-    """Engine commands may be plain or async; the console accepts both."""
-    return await value if inspect.isawaitable(value) else value
 
 
 class ArbdeskApp(App[int]):
@@ -95,7 +91,7 @@ class ArbdeskApp(App[int]):
 
     def __init__(
         self,
-        engine: EngineLike,
+        door: EngineDoor,
         *,
         clock: Callable[[], float] = time.time,
         start_engine: bool = True,
@@ -104,9 +100,12 @@ class ArbdeskApp(App[int]):
         themes_folder: Path | None = None,
     ) -> None:
         super().__init__()
-        self.engine = engine
+        self.door = door
         self.state = ConsoleState(clock=clock)
-        self._subscription = engine.bus.subscribe(maxlen=200_000)
+        self._subscription = door.subscribe(maxlen=200_000)
+        first = door.snapshot()
+        self.state.selected_symbol = first.symbols[0] if first.symbols else ""
+        self._saved_theme = first.theme
         self._start = start_engine
         self._live_confirmed = live_confirmed
         self._seconds = seconds
@@ -124,7 +123,7 @@ class ArbdeskApp(App[int]):
             self.register_theme(theme)
         self.theme_names = [t.name for t in themes]
         self.theme_problems = problems
-        wanted = str(engine.settings.ui.theme)
+        wanted = first.theme
         if wanted in self.theme_names:
             self.theme = wanted
         elif DEFAULT_THEME in self.theme_names:
@@ -248,18 +247,18 @@ class ArbdeskApp(App[int]):
         next_at = loop.time()
         while True:
             self.frame()
-            next_at += 1.0 / float(self.engine.settings.ui.refresh_hz)
+            next_at += 1.0 / self.state.refresh_hz
             now = loop.time()
             if next_at < now:  # fell behind: skip the missed frames rather than bunch them
                 next_at = now
             await asyncio.sleep(next_at - now)
 
     def frame(self) -> None:
-        """Drain the bus, pull snapshots, hand plain data to each pane."""
+        """Drain the events, take the frame's snapshot, hand plain data to each pane."""
         started = time.perf_counter()
         state = self.state
         state.ingest(self._subscription.drain())
-        state.pull(self.engine)
+        state.pull(self.door.snapshot((state.selected_symbol,), BOOK_DEPTH))
         self._draw()
         self.frames += 1
         self.frame_ms.append((time.perf_counter() - started) * 1000)
@@ -319,7 +318,7 @@ class ArbdeskApp(App[int]):
         self._engine_running = True  # from here on, quitting must stop it (even mid-start)
         self._engine_started.clear()
         try:
-            await self.engine.start()  # type: ignore[attr-defined]
+            await self.door.start()
         finally:
             self._engine_started.set()
 
@@ -334,7 +333,7 @@ class ArbdeskApp(App[int]):
                 # everything it launched is known to the engine and stopped with it.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._engine_started.wait(), START_WAIT_S)
-                await self.engine.stop()  # type: ignore[attr-defined]
+                await self.door.stop()
             finally:
                 self._engine_running = False
         self._subscription.close()
@@ -371,9 +370,6 @@ class ArbdeskApp(App[int]):
         if row is None:
             self.notify("no opportunity selected", severity="warning")
             return
-        if not hasattr(self.engine, "approve"):
-            self.notify("this engine has no executor: approving is unavailable", severity="error")
-            return
         self._approve(row.id, f"{row.symbol} buy {row.buy_venue} sell {row.sell_venue}")
 
     # Not exclusive: cancelling an approve that is placing orders would leave legs unknown;
@@ -381,16 +377,16 @@ class ArbdeskApp(App[int]):
     @work(group="approve", exit_on_error=False)
     async def _approve(self, opportunity_id: str, label: str) -> None:
         self.log.info(f"approving {label}")
-        result = await self.engine.approve(opportunity_id)  # type: ignore[attr-defined]
-        self.notify(str(result), title="approve", timeout=6)
+        result = await self.door.send(Approve(opportunity_id))
+        self.notify(result.message, title="approve", timeout=6)
         self.frame()
 
-    def action_reject(self) -> None:
+    async def action_reject(self) -> None:
         row = self.opportunities.selected_row
         if row is None:
             self.notify("no opportunity selected", severity="warning")
             return
-        self.engine.reject(row.id)  # type: ignore[attr-defined]
+        await self._send(Reject(row.id))
         self.notify(f"rejected {row.symbol} buy {row.buy_venue} sell {row.sell_venue}", timeout=3)
         self.frame()
 
@@ -405,17 +401,19 @@ class ArbdeskApp(App[int]):
                     "Turn on",
                     danger=True,
                 ),
-                lambda yes: self._set_auto(True) if yes else None,
+                self._auto_answer,
             )
             return
         self._set_auto(turn_on)
 
-    def _set_auto(self, on: bool) -> None:
-        setter = getattr(self.engine, "set_auto_execute", None)
-        if callable(setter):
-            setter(on)
-        else:
-            self.engine.settings.execution.auto_execute = on
+    def _auto_answer(self, yes: bool | None) -> None:
+        if yes:
+            self._set_auto(True)
+
+    @work(group="auto", exit_on_error=False)
+    async def _set_auto(self, on: bool) -> None:
+        if not await self._send(SetAutoExecute(on)):
+            return
         self.notify(
             f"auto-execute {'ON' if on else 'off'}", severity="warning" if on else "information"
         )
@@ -423,7 +421,8 @@ class ArbdeskApp(App[int]):
 
     async def action_kill(self) -> None:
         if not self.state.killed:
-            await _maybe_await(self.engine.kill())  # type: ignore[attr-defined]
+            if not await self._send(Kill()):
+                return
             self.notify("KILL SWITCH engaged: no new trades", severity="error", timeout=6)
             self.frame()
             return
@@ -439,12 +438,13 @@ class ArbdeskApp(App[int]):
 
     async def _resume_answer(self, yes: bool | None) -> None:
         if yes:
-            await _maybe_await(self.engine.resume())  # type: ignore[attr-defined]
+            if not await self._send(Resume()):
+                return
             self.notify("trading resumed", timeout=4)
             self.frame()
 
     def action_thresholds(self) -> None:
-        self.push_screen(ThresholdsScreen(self.engine))
+        self.push_screen(ThresholdsScreen(self.door))
 
     def action_history(self) -> None:
         self.push_screen(HistoryScreen(list(self.state.finished_trades)))
@@ -514,19 +514,27 @@ class ArbdeskApp(App[int]):
         self.theme = next_theme(self.theme_names, self.theme)
 
     def _theme_changed(self, theme: Theme) -> None:
-        # Persist every theme change, from `T` or from the command palette.
-        if theme.name == self.engine.settings.ui.theme:
+        # Persist every theme change, from `T` or from the command palette; the engine writes
+        # settings.toml in a thread, so this handler returns at once.
+        if theme.name == self._saved_theme:
             return
-        setter = getattr(self.engine, "set_theme", None)
-        try:
-            if callable(setter):
-                setter(theme.name)
-            else:
-                self.engine.settings.ui.theme = theme.name
-        except Exception as exc:  # noqa: BLE001 - a failed save must not break the theme switch
-            self.notify(f"theme not saved: {exc}", severity="warning")
-            return
-        self.notify(f"theme {theme.name}", timeout=2)
+        self._saved_theme = theme.name
+        self._save_theme(theme.name)
+
+    @work(group="theme", exclusive=True, exit_on_error=False)
+    async def _save_theme(self, name: str) -> None:
+        result = await self.door.send(SetTheme(name))
+        if result.ok:
+            self.notify(result.message, timeout=2)
+        else:
+            self.notify(result.message, severity="warning")
+
+    async def _send(self, command: Command) -> bool:
+        """Send a command; a refusal is shown to the trader. True when it was applied."""
+        result = await self.door.send(command)
+        if not result.ok:
+            self.notify(result.message, severity="error", timeout=6)
+        return result.ok
 
     # -- quit ------------------------------------------------------------------------------
 
@@ -551,13 +559,13 @@ class ArbdeskApp(App[int]):
 
 
 def run_console(
-    engine: EngineLike,
+    door: EngineDoor,
     *,
     seconds: float | None = None,
     live_confirmed: bool = False,
 ) -> int:
-    """Run the console over a built, not-yet-started engine (the console starts it in its own
-    loop) until the trader quits; returns the process exit code."""
-    app = ArbdeskApp(engine, seconds=seconds, live_confirmed=live_confirmed)
+    """Run the console over the door of a built, not-yet-started engine (the console starts
+    it in its own loop) until the trader quits; returns the process exit code."""
+    app = ArbdeskApp(door, seconds=seconds, live_confirmed=live_confirmed)
     result = app.run()
     return int(result) if isinstance(result, int) else int(app.return_code or 0)

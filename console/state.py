@@ -2,9 +2,9 @@
 
 Each frame the app drains its one bus subscription into `ConsoleState.ingest` (high-rate
 `BookUpdated` events are merged into a per-book dirty set and a rate counter; the rest become
-log lines or state changes) and then `ConsoleState.pull(engine)` reads the engine's cheap
-snapshot methods. Panes render from this plain data only, never from the engine, so each pane
-can be tested with hand-made state.
+log lines or state changes) and then `ConsoleState.pull(snapshot)` takes the frame's frozen
+`core.door.Snapshot`. Panes render from this plain data only, never from the engine, so each
+pane can be tested with hand-made state.
 
 Nothing here does I/O and nothing here awaits: it all runs on the event loop between frames.
 """
@@ -12,11 +12,20 @@ Nothing here does I/O and nothing here awaits: it all runs on the event loop bet
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
+from core.door import (
+    BookTop,
+    BorrowerView,
+    LegView,
+    OpportunityView,
+    Snapshot,
+    SpreadView,
+    TradeSummary,
+)
 from core.events import (
     BookUpdated,
     BreakerTransitioned,
@@ -43,21 +52,6 @@ BOOK_DEPTH = 10
 SPARK_WINDOW_S = 180.0  # sparkline covers the last three minutes
 SPARK_SAMPLE_S = 2.0  # one point per two seconds: 90 points, more than any column shows
 LOG_LINES = 2_000
-
-
-class EngineLike(Protocol):
-    """What the console reads from and asks of the engine (core.engine.Engine satisfies it)."""
-
-    settings: Any
-    venues: list[str]
-    symbols: list[str]
-    books: dict[str, dict[str, Any]]
-    bus: Any
-
-    def spread_rows(self) -> Sequence[Any]: ...
-    def pending_opportunities(self) -> Sequence[Any]: ...
-    def feed_status(self) -> Sequence[Any]: ...
-    def venue_health(self) -> dict[str, FeedState]: ...
 
 
 # -- plain rows the panes draw --------------------------------------------------------------
@@ -115,46 +109,10 @@ class OpportunityLine:
     ttl_s: float  # seconds left (negative once past expiry, until the engine drops it)
 
 
-@dataclass(frozen=True, slots=True)
-class LegLine:
-    role: str
-    venue: str
-    side: str
-    amount: Decimal
-    filled: Decimal
-    average: Decimal | None
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class TradeLine:
-    id: str
-    symbol: str
-    buy_venue: str
-    sell_venue: str
-    state: str
-    legs: tuple[LegLine, ...]
-    realized_pnl: Decimal | None
-    started_at: float
-    finished_at: float | None
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class LiquidationLine:
-    """One borrower on the Aave watchlist."""
-
-    user: str
-    health_factor: float
-    collateral_usd: float
-    debt_usd: float
-    move: tuple[str, float] | None  # (symbol, fractional price move that brings HF to 1)
-    best: str
-    net_profit_usd: float | None
-    liquidatable: bool
-    profitable: bool
-    flags: tuple[str, ...]  # stale, no route, oracle stale
-    opportunity_id: str | None
+# The door's own rows, drawn as they come.
+LegLine = LegView
+TradeLine = TradeSummary
+LiquidationLine = BorrowerView
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +136,8 @@ class ConsoleState:
     clock: Callable[[], float]
     now: float = 0.0
     mode: str = "sim"
+    theme: str = ""
+    refresh_hz: float = 10.0
     symbols: list[str] = field(default_factory=list)
     venues: list[str] = field(default_factory=list)
     selected_symbol: str = ""
@@ -239,51 +199,40 @@ class ConsoleState:
 
     # -- snapshots -------------------------------------------------------------------------
 
-    def pull(self, engine: EngineLike) -> None:
-        """Read the engine's snapshot methods (all cheap, none awaits)."""
-        self.now = now = self.clock()
-        settings = engine.settings
-        self.mode = str(getattr(settings.mode, "value", settings.mode))
-        self.min_profit_bps = float(settings.thresholds.min_profit_bps)
-        self.symbols = list(engine.symbols)
-        self.venues = list(engine.venues)
+    def pull(self, snap: Snapshot) -> None:
+        """Take a frame's snapshot: ages and TTLs against the engine's clock (`snap.at`)."""
+        self.now = now = snap.at
+        self.mode = snap.mode
+        self.theme = snap.theme
+        self.refresh_hz = snap.refresh_hz
+        self.min_profit_bps = snap.min_profit_bps
+        self.symbols = list(snap.symbols)
+        self.venues = list(snap.venues)
         if self.selected_symbol not in self.symbols:
             self.selected_symbol = self.symbols[0] if self.symbols else ""
-        self._pull_books(engine, now)
-        self._pull_spreads(engine, now)
-        self.opportunities = [opportunity_line(o, now) for o in engine.pending_opportunities()]
-        self._pull_health(engine, now)
-        self._pull_risk(engine)
-        self._pull_trades(engine)
-        self._pull_watchlist(engine)
+        health = dict(snap.venue_health)
+        self.books = [
+            book_side(book, health.get(book.venue, FeedState.CONNECTING), now)
+            for book in snap.books
+            if book.symbol == self.selected_symbol
+        ]
+        self._pull_spreads(snap.spreads, now)
+        self.opportunities = [opportunity_line(o, now) for o in snap.opportunities]
+        self._pull_health(snap, health, now)
+        self.breaker = snap.breaker
+        self.killed = snap.killed
+        self.auto_execute = snap.auto_execute
+        self.pnl_today_usd = snap.pnl_today_usd
+        self.in_flight = snap.in_flight
+        self.active_trades = list(snap.active_trades)
+        self.finished_trades = list(snap.finished_trades)
+        self.has_watchlist = snap.has_watchlist
+        self.watchlist = list(snap.watchlist)
         self.dirty_books.clear()
 
-    def _pull_books(self, engine: EngineLike, now: float) -> None:
-        health = engine.venue_health()
-        by_venue = engine.books.get(self.selected_symbol, {})
-        sides = []
-        for venue in self.venues:
-            book = by_venue.get(venue)
-            if book is None:
-                continue
-            bids, asks = book.top(BOOK_DEPTH) if book.valid else ([], [])
-            received = float(book.received_at or 0.0)
-            sides.append(
-                BookSide(
-                    venue=venue,
-                    bids=tuple(bids),
-                    asks=tuple(asks),
-                    age_s=now - received if received > 0 else None,
-                    valid=bool(book.valid),
-                    crossed=bool(book.is_crossed()),
-                    health=health.get(venue, FeedState.CONNECTING),
-                )
-            )
-        self.books = sides
-
-    def _pull_spreads(self, engine: EngineLike, now: float) -> None:
+    def _pull_spreads(self, rows: Iterable[SpreadView], now: float) -> None:
         lines = []
-        for row in engine.spread_rows():
+        for row in rows:
             key = (row.symbol, row.buy_venue, row.sell_venue)
             samples = self._history.get(key)
             if samples is None:
@@ -302,18 +251,17 @@ class ConsoleState:
                     bid=row.bid,
                     gross_bps=row.gross_bps,
                     net_bps=row.net_bps,
-                    usable=bool(row.usable),
+                    usable=row.usable,
                     history=tuple(v for _, v in samples),
                 )
             )
         self.spreads = lines
 
-    def _pull_health(self, engine: EngineLike, now: float) -> None:
-        health = engine.venue_health()
+    def _pull_health(self, snap: Snapshot, health: dict[str, FeedState], now: float) -> None:
         last: dict[str, float] = {}
-        for status in engine.feed_status():
-            at = float(status.last_update_at or 0.0)
-            last[status.venue] = max(last.get(status.venue, 0.0), at)
+        for feed in snap.feeds:
+            at = feed.last_update_at or 0.0
+            last[feed.venue] = max(last.get(feed.venue, 0.0), at)
         self.venue_lines = [
             VenueLine(
                 venue,
@@ -322,43 +270,6 @@ class ConsoleState:
             )
             for venue in self.venues
         ]
-
-    def _pull_risk(self, engine: EngineLike) -> None:
-        # The risk / execution side of the engine is optional so the console also runs on a
-        # detection-only engine (and on test fakes that model only part of it).
-        breaker = getattr(engine, "breaker_state", None)
-        if callable(breaker):
-            self.breaker = str(breaker())
-        if hasattr(engine, "killed"):
-            self.killed = bool(engine.killed)
-        if hasattr(engine, "auto_execute"):
-            self.auto_execute = bool(engine.auto_execute)
-        else:
-            self.auto_execute = bool(engine.settings.execution.auto_execute)
-        pnl = getattr(engine, "pnl_today_usd", None)
-        if callable(pnl):
-            self.pnl_today_usd = Decimal(pnl())
-        in_flight = getattr(engine, "in_flight", None)
-        if callable(in_flight):
-            self.in_flight = int(in_flight())
-
-    def _pull_trades(self, engine: EngineLike) -> None:
-        active = getattr(engine, "active_trades", None)
-        finished = getattr(engine, "finished_trades", None)
-        if callable(active):
-            self.active_trades = [trade_line(t) for t in active()]
-        if callable(finished):
-            self.finished_trades = [trade_line(t) for t in finished()]
-        if not callable(getattr(engine, "in_flight", None)):
-            self.in_flight = len(self.active_trades)
-
-    def _pull_watchlist(self, engine: EngineLike) -> None:
-        rows = getattr(engine, "liquidation_watchlist", None)
-        if getattr(engine, "lending", None) is None or not callable(rows):
-            self.has_watchlist, self.watchlist = False, []
-            return
-        self.has_watchlist = True
-        self.watchlist = [liquidation_line(r) for r in rows()]
 
     # -- selection -------------------------------------------------------------------------
 
@@ -372,46 +283,33 @@ class ConsoleState:
         return self.selected_symbol
 
 
-# -- conversions from core objects ----------------------------------------------------------
+# -- conversions from the snapshot -----------------------------------------------------------
 
 
-def opportunity_line(opportunity: Any, now: float) -> OpportunityLine:
+def book_side(book: BookTop, health: FeedState, now: float) -> BookSide:
+    return BookSide(
+        venue=book.venue,
+        bids=book.bids,
+        asks=book.asks,
+        age_s=None if book.received_at is None else now - book.received_at,
+        valid=book.valid,
+        crossed=book.crossed,
+        health=health,
+    )
+
+
+def opportunity_line(o: OpportunityView, now: float) -> OpportunityLine:
     return OpportunityLine(
-        id=opportunity.id,
-        symbol=opportunity.symbol,
-        buy_venue=opportunity.buy_venue,
-        sell_venue=opportunity.sell_venue,
-        size=float(opportunity.size),
-        buy_vwap=float(opportunity.buy_vwap),
-        sell_vwap=float(opportunity.sell_vwap),
-        net_bps=float(opportunity.net_bps),
-        net_profit_usd=float(opportunity.net_profit_usd),
-        ttl_s=float(opportunity.expires_at) - now,
-    )
-
-
-def liquidation_line(row: Any) -> LiquidationLine:
-    flags = tuple(
-        word
-        for word, on in (
-            ("stale", row.stale),
-            ("no route", row.no_route),
-            ("oracle stale", row.oracle_stale),
-        )
-        if on
-    )
-    return LiquidationLine(
-        user=str(row.user),
-        health_factor=float(row.health_factor),
-        collateral_usd=float(sum(row.collateral_usd.values())),
-        debt_usd=float(sum(row.debt_usd.values())),
-        move=row.liquidation_move,
-        best=str(row.best),
-        net_profit_usd=None if row.net_profit_usd is None else float(row.net_profit_usd),
-        liquidatable=bool(row.liquidatable),
-        profitable=bool(row.profitable),
-        flags=flags,
-        opportunity_id=row.opportunity_id,
+        id=o.id,
+        symbol=o.symbol,
+        buy_venue=o.buy_venue,
+        sell_venue=o.sell_venue,
+        size=o.size,
+        buy_vwap=o.buy_vwap,
+        sell_vwap=o.sell_vwap,
+        net_bps=o.net_bps,
+        net_profit_usd=o.net_profit_usd,
+        ttl_s=o.expires_at - now,
     )
 
 
@@ -430,52 +328,6 @@ def _num(value: Any) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-def trade_line(trade: Any) -> TradeLine:
-    """A trade record from core/execute as plain data (attribute names per its TradeView)."""
-    opportunity = getattr(trade, "opportunity", None)
-
-    def pick(name: str, default: Any = "") -> Any:
-        value = getattr(trade, name, None)
-        if value is None and opportunity is not None:
-            value = getattr(opportunity, name, None)
-        return default if value is None else value
-
-    legs = tuple(
-        LegLine(
-            role=str(getattr(leg, "role", "")),
-            venue=str(getattr(leg, "venue", "")),
-            side=str(getattr(leg, "side", "")),
-            amount=_dec(getattr(leg, "amount", 0)) or Decimal(0),
-            filled=_dec(getattr(leg, "filled", 0)) or Decimal(0),
-            average=_dec(getattr(leg, "average", None)),
-            status=str(getattr(leg, "status", "")),
-        )
-        for leg in getattr(trade, "legs", ()) or ()
-    )
-    state = pick("state", None) or pick("status", "?")
-    return TradeLine(
-        id=str(pick("id")),
-        symbol=str(pick("symbol")),
-        buy_venue=str(pick("buy_venue")),
-        sell_venue=str(pick("sell_venue")),
-        state=str(getattr(state, "value", state)),
-        legs=legs,
-        # USD when the executor values it, else the quote currency's PnL.
-        realized_pnl=_dec(
-            getattr(trade, "realized_pnl_usd", None) or getattr(trade, "realized_pnl", None)
-        ),
-        started_at=float(pick("started_at", 0.0)),
-        finished_at=(
-            float(trade.finished_at) if getattr(trade, "finished_at", None) is not None else None
-        ),
-        reason=str(pick("reason", "")),
-    )
-
-
 def describe(event: Event) -> LogLine | None:  # noqa: C901 - one small case per event type
     """The log-pane line for an event, or None for events not worth a line."""
     at = event.at
@@ -487,8 +339,8 @@ def describe(event: Event) -> LogLine | None:  # noqa: C901 - one small case per
             return LogLine(at, level, f"feed {venue} {symbol}: {state}{_why(reason)}")
         case VenueProblem(venue=venue, message=message, symbol=symbol):
             return LogLine(at, "ERROR", f"{venue}{' ' + symbol if symbol else ''}: {message}")
-        case OpportunityFound(opportunity=o) if not getattr(event, "refreshed", False):
-            if getattr(o, "kind", "spread") == "liquidation":
+        case OpportunityFound(opportunity=o, refreshed=False):
+            if o.kind == "liquidation":
                 return LogLine(
                     at,
                     "INFO",

@@ -50,9 +50,11 @@ def handle(args: argparse.Namespace) -> int:
         return asyncio.run(run_headless(settings, args.seconds, sys.stdout))
     from console.app import run_console
     from core.engine.engine import Engine
+    from core.engine.local_door import LocalDoor
 
     engine = Engine(settings, passphrase_provider=_passphrase_provider(settings))
-    return run_console(engine, seconds=args.seconds, live_confirmed=args.i_understand_live)
+    door = LocalDoor(engine)
+    return run_console(door, seconds=args.seconds, live_confirmed=args.i_understand_live)
 
 
 async def run_headless(settings: Settings, seconds: float | None, out: TextIO) -> int:

@@ -1,29 +1,24 @@
-"""`t`: every live-editable threshold and breaker limit. Enter applies one value through the
-engine (validated by the settings model, applied live, written to settings.toml, journaled);
-a bad value shows the validator's reason under the field and the old value stays in force."""
+"""`t`: every live-editable threshold and breaker limit. Enter sends one value to the engine
+(validated by the settings model, written to settings.toml in the engine's thread, applied live,
+journaled) from a worker, so typing never waits on the disk; a bad value shows the validator's
+reason under the field and the old value stays in force."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from core.settings import SettingsError
+from core.door import ChangeSetting, EngineDoor
 
 
 def field_id(path: str) -> str:
     return "field-" + path.replace(".", "--")
-
-
-def shown(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 class ThresholdsScreen(ModalScreen[None]):
@@ -31,12 +26,12 @@ class ThresholdsScreen(ModalScreen[None]):
         Binding("escape", "app.pop_screen", "Close"),
     ]
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, door: EngineDoor) -> None:
         super().__init__()
-        self.engine = engine
+        self.door = door
 
     def compose(self) -> ComposeResult:
-        fields = self.engine.editable_settings()
+        fields = self.door.setting_fields()
         with Vertical(id="dialog"):
             yield Static(
                 "Thresholds and limits — enter applies a value, escape closes", id="dialog-title"
@@ -50,7 +45,7 @@ class ThresholdsScreen(ModalScreen[None]):
                     with Vertical(classes="field", id=field_id(f.path)):
                         with Horizontal(classes="field-row"):
                             yield Label(f.name, classes="field-name", markup=False)
-                            yield Input(shown(f.value), name=f.path, classes="field-input")
+                            yield Input(f.value, name=f.path, classes="field-input")
                         yield Static(f.description, classes="field-help", markup=False)
                         yield Static("", classes="field-result", markup=False)
 
@@ -64,22 +59,21 @@ class ThresholdsScreen(ModalScreen[None]):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        path = event.input.name or ""
+        self._apply(event.input, event.input.name or "", event.value)
+
+    # One field at a time per path; the engine serialises the file writes itself.
+    @work(group="settings", exit_on_error=False)
+    async def _apply(self, box_input: Input, path: str, raw: str) -> None:
+        result = await self.door.send(ChangeSetting(path, raw))
         box = self.query_one(f"#{field_id(path)}")
-        result = box.query_one(".field-result", Static)
-        try:
-            change = self.engine.update_setting(path, event.value)
-        except SettingsError as exc:
-            result.update("\n".join(exc.problems))
+        line = box.query_one(".field-result", Static)
+        if not result.ok:
+            line.update("\n".join(result.problems) or result.message)
             box.set_class(True, "-error")
             box.set_class(False, "-ok")
             return
-        event.input.value = shown(change.new)
-        where = (
-            f" (saved to {change.written_to.name})"
-            if change.written_to
-            else " (not saved: no file)"
-        )
-        result.update(f"{shown(change.old)} → {shown(change.new)}{where}")
+        box_input.value = result.new
+        where = f" (saved to {result.saved_to})" if result.saved_to else " (not saved: no file)"
+        line.update(f"{result.old} → {result.new}{where}")
         box.set_class(False, "-error")
         box.set_class(True, "-ok")

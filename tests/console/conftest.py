@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from console.app import ArbdeskApp
+from core.engine.local_door import LocalDoor
 from tests.console.fake_engine import FakeEngine
 
 SETTINGS_TOML = """\
@@ -27,4 +28,4 @@ def engine(tmp_path: Path) -> FakeEngine:
 
 @pytest.fixture
 def app(engine: FakeEngine) -> ArbdeskApp:
-    return ArbdeskApp(engine, clock=engine.clock)
+    return ArbdeskApp(LocalDoor(engine), clock=engine.clock)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from core.book import OrderBook
@@ -16,6 +17,7 @@ from core.bus import EventBus
 from core.detect.opportunity import Opportunity
 from core.detect.top_of_book import spread_rows
 from core.events import EngineMessage, FeedState, KillSwitchToggled, OpportunityExpired
+from core.execute.trades import LegView, TradeView
 from core.settings import Settings
 from core.settings_edit import EditableField, SettingChange, apply_setting, editable_fields
 
@@ -170,17 +172,20 @@ class FakeEngine:
     def pnl_today_usd(self) -> Decimal:
         return sum((t.realized_pnl or Decimal(0) for t in self.trades), start=Decimal("12.34"))
 
-    def active_trades(self) -> list[FakeTrade]:
-        return [t for t in self.trades if t.finished_at is None]
+    def active_trades(self) -> list[TradeView]:
+        return [trade_view(t) for t in self.trades if t.finished_at is None]
 
-    def finished_trades(self) -> list[FakeTrade]:
-        return [t for t in self.trades if t.finished_at is not None]
+    def finished_trades(self) -> list[TradeView]:
+        return [trade_view(t) for t in self.trades if t.finished_at is not None]
+
+    def stats(self) -> dict[str, Any]:
+        return {"opportunities": len(self.opportunities), "trades": len(self.trades)}
 
     def liquidation_watchlist(self) -> list[Any]:
         return list(self.watchlist)
 
     def in_flight(self) -> int:
-        return len(self.active_trades())
+        return sum(1 for t in self.trades if t.finished_at is None)
 
     # -- commands -------------------------------------------------------------------------
 
@@ -213,7 +218,7 @@ class FakeEngine:
     def set_auto_execute(self, on: bool) -> None:
         self.auto_execute = on
 
-    def kill(self, cancel_orders: bool | None = None) -> None:
+    def kill(self, reason: str = "kill switch pressed") -> None:
         self.killed = True
         self.bus.publish(KillSwitchToggled(True, "manual", at=self.clock()))
 
@@ -227,9 +232,13 @@ class FakeEngine:
     def update_setting(self, path: str, raw: Any) -> SettingChange:
         return apply_setting(self.settings, path, raw)
 
-    def set_theme(self, name: str) -> None:
+    async def change_setting(self, path: str, raw: Any) -> SettingChange:
+        return self.update_setting(path, raw)
+
+    async def save_theme(self, name: str) -> Path | None:
         self.theme_saved = name
         self.settings.ui.theme = name
+        return None
 
     def finish(self, trade_id: str, pnl: str) -> None:
         for trade in self.trades:
@@ -240,3 +249,46 @@ class FakeEngine:
                 for leg in trade.legs:
                     leg.filled, leg.status = leg.amount, "closed"
                     leg.average = leg.average or Decimal(str(trade.opportunity.sell_vwap))
+
+
+def trade_view(t: FakeTrade) -> TradeView:
+    """The executor's view of a fake trade, so the door reads it as it reads a real one."""
+    o = t.opportunity
+    legs = tuple(
+        LegView(
+            client_order_id=f"{t.id}-{leg.role}",
+            role=leg.role,
+            venue=leg.venue,
+            side=leg.side,
+            type="limit",
+            amount=leg.amount,
+            price=None,
+            status=leg.status,
+            filled=leg.filled,
+            average=leg.average,
+            fee=Decimal(0),
+            fee_currency=None,
+            error="",
+        )
+        for leg in t.legs
+    )
+    return TradeView(
+        id=t.id,
+        opportunity_id=o.id,
+        symbol=o.symbol,
+        buy_venue=o.buy_venue,
+        sell_venue=o.sell_venue,
+        amount=Decimal(str(o.size)),
+        status=t.state,
+        reason="",
+        started_at=t.started_at,
+        finished_at=t.finished_at,
+        legs=legs,
+        realized_pnl=t.realized_pnl,
+        realized_pnl_usd=None,
+        fees=Decimal(0),
+        volume=Decimal(0),
+        unwind_cost=Decimal(0),
+        residual=Decimal(0),
+        detected_net_profit=float(o.net_profit),
+    )

@@ -12,6 +12,7 @@ from console.screens.thresholds import ThresholdsScreen, field_id
 from console.screens.trade_history import HistoryScreen
 from console.widgets.status_bar import StatusBar
 from core.engine.lending import WatchlistRow
+from core.engine.local_door import LocalDoor
 from core.settings import Mode
 from tests.console.fake_engine import FakeEngine
 
@@ -110,7 +111,7 @@ async def test_auto_execute_toggles_without_asking_in_sim(
 
 
 async def test_auto_execute_asks_in_live_mode(engine: FakeEngine) -> None:
-    app = ArbdeskApp(engine, clock=engine.clock, live_confirmed=True)
+    app = ArbdeskApp(LocalDoor(engine), clock=engine.clock, live_confirmed=True)
     object.__setattr__(engine.settings, "mode", Mode.LIVE)  # skip the venue-kind validator
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -125,7 +126,7 @@ async def test_auto_execute_asks_in_live_mode(engine: FakeEngine) -> None:
 
 async def test_live_mode_asks_before_starting(engine: FakeEngine) -> None:
     object.__setattr__(engine.settings, "mode", Mode.LIVE)
-    app = ArbdeskApp(engine, clock=engine.clock)
+    app = ArbdeskApp(LocalDoor(engine), clock=engine.clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, TypedConfirmScreen)
@@ -138,7 +139,7 @@ async def test_live_mode_asks_before_starting(engine: FakeEngine) -> None:
 
 async def test_live_mode_starts_only_when_live_is_typed(engine: FakeEngine) -> None:
     object.__setattr__(engine.settings, "mode", Mode.LIVE)
-    app = ArbdeskApp(engine, clock=engine.clock)
+    app = ArbdeskApp(LocalDoor(engine), clock=engine.clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("y", "enter")  # a reflex yes is not enough
@@ -348,3 +349,21 @@ async def test_liquidation_watchlist_and_approve(app: ArbdeskApp, engine: FakeEn
         await pilot.press("a")
         await approvals_done(app)
         assert engine.approved == ["liq-1"]
+
+
+async def test_threshold_typed_keys_reach_the_field(app: ArbdeskApp, engine: FakeEngine) -> None:
+    # Keystrokes as a trader types them: the focused first field's text is selected, so typing
+    # replaces it; End then Backspace edits the value in place.
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause()
+        first = app.screen.query(Input).first()
+        assert first.name == "thresholds.min_profit_bps"
+        await pilot.press("8", "enter")
+        await pilot.pause(0.1)
+        assert engine.settings.thresholds.min_profit_bps == 8.0
+        assert first.value == "8.0"
+        await pilot.press("end", "backspace", "backspace", "5", "enter")
+        await pilot.pause(0.1)
+        assert engine.settings.thresholds.min_profit_bps == 85.0

@@ -26,6 +26,7 @@ from console.screens.trade_history import HistoryScreen
 from console.widgets.line_table import LineTable
 from console.widgets.status_bar import StatusBar
 from core.engine.engine import Engine
+from core.engine.local_door import LocalDoor
 from core.events import Event, OpportunityExpired, TradeFinished, TradeStarted
 from core.journal import Journal
 from core.records import TradeStatus
@@ -90,7 +91,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     path = tmp_path / "settings.toml"
     path.write_text(SETTINGS_TOML, encoding="utf-8")
     engine = Engine(load_settings(path))
-    live = Desk(ArbdeskApp(engine), engine, tmp_path)
+    live = Desk(ArbdeskApp(LocalDoor(engine)), engine, tmp_path)
     engine.bus.listen(live.record)
     try:
         yield live

@@ -14,6 +14,7 @@ from textual.widgets import Input
 
 from console.app import ArbdeskApp
 from console.screens.thresholds import field_id
+from core.engine.local_door import LocalDoor
 from tests.console.fake_engine import FakeEngine
 
 
@@ -23,7 +24,7 @@ def make_app(tmp_path: Path, theme: str = "arbdesk-dark") -> ArbdeskApp:
     path = tmp_path / "settings.toml"
     path.write_text(f'[ui]\ntheme = "{theme}"\n', encoding="utf-8")
     engine = FakeEngine(settings=load_settings(path))
-    return ArbdeskApp(engine, clock=engine.clock)
+    return ArbdeskApp(LocalDoor(engine), clock=engine.clock)
 
 
 class TestMainScreen:
@@ -50,7 +51,7 @@ class TestLiquidations:
         from tests.console.test_pilot import watch_row
 
         app = make_app(tmp_path)
-        engine = app.engine
+        engine = app.door.engine  # type: ignore[attr-defined]
         engine.lending = object()  # type: ignore[attr-defined]
         engine.watchlist = [  # type: ignore[attr-defined]
             watch_row("0x" + "a" * 40, 0.97, "liq-1"),

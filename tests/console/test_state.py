@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from console.state import ConsoleState, describe, trade_line
+from console.state import ConsoleState, describe
+from core.door import Snapshot
+from core.engine.local_door import LocalDoor, trade_summary
 from core.events import (
     BookUpdated,
     BreakerTransitioned,
@@ -13,7 +15,12 @@ from core.events import (
     OpportunityExpired,
     TradeFinished,
 )
-from tests.console.fake_engine import T0, Clock, FakeEngine
+from tests.console.fake_engine import T0, Clock, FakeEngine, trade_view
+
+
+def snapshot(engine: FakeEngine) -> Snapshot:
+    """The frame the app would take: the first symbol's books."""
+    return LocalDoor(engine).snapshot(engine.symbols[:1])
 
 
 def book_event(at: float, symbol: str = "BTC/USDT", venue: str = "simex") -> BookUpdated:
@@ -60,10 +67,10 @@ def test_describe_skips_ttl_expiry_but_logs_rejections() -> None:
     assert loss is not None and loss.level == "WARNING" and "-1.50" in loss.text
 
 
-def test_pull_reads_engine_snapshots() -> None:
+def test_pull_reads_the_door_snapshot() -> None:
     engine = FakeEngine()
     state = ConsoleState(clock=engine.clock)
-    state.pull(engine)
+    state.pull(snapshot(engine))
     assert state.selected_symbol == "BTC/USDT"
     assert [b.venue for b in state.books] == ["simex", "simbit", "simkra"]
     assert len(state.books[0].bids) == 10 and state.books[0].bids[0][0] > state.books[0].bids[1][0]
@@ -79,10 +86,10 @@ def test_ttl_counts_down_and_expired_opportunities_leave() -> None:
     engine = FakeEngine()
     state = ConsoleState(clock=engine.clock)
     engine.clock.now += 1.5
-    state.pull(engine)
+    state.pull(snapshot(engine))
     assert state.opportunities[0].ttl_s == 2.5
     engine.clock.now += 3.0
-    state.pull(engine)
+    state.pull(snapshot(engine))
     assert state.opportunities == []
 
 
@@ -93,7 +100,7 @@ def test_spread_history_samples_and_forgets() -> None:
         for by_venue in engine.books.values():  # keep books fresh
             for book in by_venue.values():
                 book.received_at = engine.clock.now
-        state.pull(engine)
+        state.pull(snapshot(engine))
         engine.clock.now += 1.0
     first = state.spreads[0]
     assert 14 <= len(first.history) <= 16  # one sample per 2 s
@@ -101,7 +108,7 @@ def test_spread_history_samples_and_forgets() -> None:
     for by_venue in engine.books.values():
         for book in by_venue.values():
             book.received_at = engine.clock.now
-    state.pull(engine)
+    state.pull(snapshot(engine))
     assert len(state.spreads[0].history) == 1  # older than the window: dropped
 
 
@@ -117,7 +124,7 @@ def test_trade_line_reads_trade_records() -> None:
     import asyncio
 
     asyncio.run(engine.approve("op1"))
-    line = trade_line(engine.trades[0])
+    line = trade_summary(trade_view(engine.trades[0]))
     assert line.symbol == "BTC/USDT" and line.buy_venue == "simbit"
     assert [leg.status for leg in line.legs] == ["closed", "open"]
     assert line.legs[1].filled == Decimal("0.125")
