@@ -90,13 +90,13 @@ async def test_a_liquidation_refused_by_the_gate_sends_nothing() -> None:
     gate = OrderGate(breaker)
     assert not liquidations_tradeable(gate)
     answer = await liquidate_gated(gate, OPPORTUNITY, send, T0)
-    assert isinstance(answer, str) and "kill switch" in answer and sent == []
+    assert not answer.accepted and "kill switch" in answer.reason and sent == []
 
 
 async def test_a_liquidation_refused_further_on_gives_the_permit_back() -> None:
     breaker = _breaker()
     answer = await liquidate_gated(OrderGate(breaker), OPPORTUNITY, _send(_record("refused")), T0)
-    assert isinstance(answer, LiquidationRecord) and answer.status == "refused"
+    assert not answer.accepted and answer.reason.startswith("liquidation refused (")
     assert breaker._active == {} and breaker.state(LIQUIDATION_VENUE) is BreakerState.CLOSED
 
 

@@ -24,6 +24,7 @@ from loguru import logger
 
 from core.book import OrderBook
 from core.bus import EventBus
+from core.deploy.devnet import Devnet
 from core.detect.liquidations import LiquidationOpportunity
 from core.detect.opportunity import Opportunity
 from core.detect.spread import SpreadDetector
@@ -99,8 +100,12 @@ class Engine:
         *,
         clock: Callable[[], float] = time.time,
         passphrase_provider: Callable[[bool], str | None] | None = None,
+        devnet: Devnet | None = None,
     ) -> None:
         self.settings = settings
+        self._devnet = devnet
+        """Sim mode: a running devnet to trade on instead of starting one (its owner stops it;
+        the tests share one per session and revert it with evm_snapshot / evm_revert)."""
         self._passphrase_provider = passphrase_provider
         self._keys: KeyStore | None = None
         self._trading = False
@@ -176,7 +181,6 @@ class Engine:
             settings.risk, settings.thresholds, journal=self.journal, bus=self.bus, clock=self.clock
         )
         self.bus.listen(self.breaker.on_event)
-        self.gate = OrderGate(self.breaker)
         order_venues = self._order_venues()
         executor = Executor(
             settings.execution,
@@ -190,6 +194,7 @@ class Engine:
             clock=self.clock,
             unknown_order_grace_s=settings.execution.unknown_order_grace_s,
         )
+        self.gate = executor.gate  # the one gate of every route kind, liquidations too
         # Orders a previous run left open are settled with their venues before any new trade:
         # the executor becomes visible (to approve and auto mode) only after reconciliation.
         report = await reconcile(self.journal, order_venues, clock=self.clock)
@@ -361,15 +366,10 @@ class Engine:
         )
         if opportunity is None:
             return f"liquidation {opportunity_id} is no longer pending"
-        record = await liquidate_gated(
+        submission = await liquidate_gated(
             self.gate, opportunity, self.lending.execute_opportunity, self.clock()
         )
-        if isinstance(record, str):
-            return f"{how}: liquidation refused: {record}"
-        pnl = record.realized_pnl_usd
-        profit = f"${pnl:,.2f} net of gas" if pnl is not None else f"{record.profit_raw} raw"
-        detail = record.reason or f"{profit} (journal {record.id}, block {record.block})"
-        return f"{how}: liquidation {record.status} ({record.symbol}): {detail}"
+        return f"{how}: {submission.reason}"
 
     def _sweep_lending(self) -> None:
         """Publish liquidation opportunities as they appear and leave, like spreads."""
@@ -413,6 +413,7 @@ class Engine:
             # Live: transactions are signed with the keyring's wallet; the devnet uses its own
             # dev accounts.
             signer_key=self._wallet_key if self.settings.mode is Mode.LIVE else None,
+            devnet=self._devnet,
         )
         try:
             await onchain.start()

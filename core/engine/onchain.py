@@ -43,6 +43,7 @@ from core.feeds.pools import V2_VENUE_NAMES, PoolFeed, pools_from_manifest
 from core.feeds.sim.pool_noise import NoiseTrader, price_move_input
 from core.gas import GasTable, gas_cost_quote
 from core.money import D
+from core.records import TradeStatus
 from core.redact import register_secret
 from core.settings import Settings
 
@@ -67,8 +68,11 @@ class OnChain:
         executor: Callable[[], Any] = lambda: None,
         clock: Callable[[], float] = time.time,
         signer_key: Callable[[], str] | None = None,
+        devnet: Devnet | None = None,
     ) -> None:
         self.settings = settings
+        self._given_devnet = devnet
+        """A devnet someone else started (and stops): used instead of starting one in sim."""
         self._signer_key = signer_key
         self.publish = publish
         self.books = books
@@ -106,7 +110,9 @@ class OnChain:
             self.manifest = Manifest.load(self.settings.resolve_path(chain.manifest_path))
             rpc_url = chain.rpc_url
         else:
-            self.devnet = await Devnet.astart(block_time_s=chain.anvil_block_time_s)
+            self.devnet = self._given_devnet or await Devnet.astart(
+                block_time_s=chain.anvil_block_time_s
+            )
             self.manifest = self.devnet.manifest
             rpc_url = self.devnet.rpc_url
         manifest = self.manifest
@@ -260,9 +266,9 @@ class OnChain:
             with contextlib.suppress(Exception):  # its HTTP session; the node may be gone
                 await self.w3.provider.disconnect()
             self.w3 = None
-        if self.devnet is not None:
+        if self.devnet is not None and self.devnet is not self._given_devnet:
             await asyncio.to_thread(self.devnet.stop)
-            self.devnet = None
+        self.devnet = None
 
     async def _fee_loop(self, w3: Any) -> None:
         while True:
@@ -375,8 +381,11 @@ class OnChain:
         if trader is None:
             return False, "trading is not running (no journal / breaker)"
         result = await trader.submit(opportunity, plan)
-        self._report(opportunity, result.ok, result.text)
-        return result.ok, result.text
+        view = trader.path.trade(result.trade_id) if result.trade_id else None
+        ok = view is not None and view.status == TradeStatus.COMPLETED
+        text = result.reason if result.accepted else f"refused: {result.reason}"
+        self._report(opportunity, ok, text)
+        return ok, text
 
     def _trader(self) -> OnChainTrader | None:
         journal, breaker = self.journal(), self.breaker()
@@ -394,7 +403,7 @@ class OnChain:
                 books=self.books,
                 eth_price_in=self._eth_price_in,
                 flash_address=self.flash_address,
-                executor=executor,
+                path=executor.path if executor is not None else None,
                 on_gas=self._on_gas,
                 clock=self.clock,
             )

@@ -31,9 +31,7 @@ it out would overstate the profit by exactly that fee.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -46,12 +44,12 @@ from core.events import (
     KillSwitchToggled,
     TradeUnwinding,
 )
-from core.execute.gate import OrderGate
-from core.execute.ledger import TradeLedger, dust_reason, dust_value, usd_per_quote
+from core.execute.ledger import dust_reason, dust_value, usd_per_quote
 from core.execute.legs import UNKNOWN_GRACE_S, LegRunner
+from core.execute.order_path import IN_FLIGHT, OrderPath, Refused
 from core.execute.pnl import account
-from core.execute.reserve import Hold, Reservations
-from core.execute.trades import ZERO, ExecutorStats, LegOutcome, Submission, Trade, TradeView, Venue
+from core.execute.reserve import Hold
+from core.execute.trades import ExecutorStats, LegOutcome, Submission, Trade, TradeView, Venue
 from core.journal import Journal
 from core.money import D
 from core.records import OrderStatus, TradeStatus
@@ -60,7 +58,6 @@ from core.settings import ExecutionSettings, RiskSettings, ThresholdSettings
 
 Clock = Callable[[], float]
 Books = Mapping[str, Mapping[str, OrderBook]]  # symbol -> venue -> book
-FINISHED_KEPT = 500
 BPS_TOLERANCE = 1e-6
 
 
@@ -73,10 +70,6 @@ class Plan:
     sell_price: str  # IOC limit on the sell venue
     expected_net: float  # quote, at current depth, after fees
     resized: bool
-
-
-class Refused(Exception):
-    """An opportunity cannot be traded; the message is the reason."""
 
 
 def taker_rate(exchange: Venue, symbol: str) -> float:
@@ -109,8 +102,6 @@ class Executor:
         self.exchanges = exchanges
         self.books = books
         self.journal = journal
-        self.gate = OrderGate(breaker)
-        """Every breaker question of this executor's trades goes through it."""
         self.bus = bus
         self.clock = clock
         self.legs = LegRunner(
@@ -119,86 +110,56 @@ class Executor:
             poll_interval_s=poll_interval_s,
             unknown_grace_s=unknown_order_grace_s,
         )
-        self.ledger = TradeLedger(journal, self.gate, self.legs, self._publish, clock)
-        self.active: dict[str, Trade] = {}
-        self.finished: deque[Trade] = deque(maxlen=FINISHED_KEPT)
-        self._tasks: dict[str, asyncio.Task[Trade]] = {}
-        self._pending_keys: set[tuple[str, str, str]] = set()
-        self._accepting = True
-        self._counts = {"opportunities": 0, "refused": 0, "executed": 0, "ok": 0, "failed": 0}
-        self._volume = self._profit = self._profit_usd = self._fees = ZERO
-        self._exec_time = 0.0
+        self.path = OrderPath(journal, breaker, risk, self.legs, self._publish, clock)
+        """The lifecycle every route kind shares (the on-chain trader runs on it too)."""
+        # Names for the path's parts this adapter uses on every trade.
+        self.gate = self.path.gate
+        self.ledger = self.path.ledger
+        self.reservations = self.path.reservations
+        self.active = self.path.active
+        self.finished = self.path.finished
         self._kill_tasks: set[asyncio.Task[int]] = set()
-        self.reservations = Reservations()
-        """Funds held by trades in flight (shared with the on-chain trader)."""
         if bus is not None:
             bus.listen(self._on_event)
 
     # -- the console's view ------------------------------------------------------------------
 
     def trades(self) -> list[TradeView]:
-        """Active trades first (newest first), then finished ones (newest first)."""
-        active = sorted(self.active.values(), key=lambda t: t.started_at, reverse=True)
-        return [t.view() for t in active] + [t.view() for t in reversed(self.finished)]
+        return self.path.trades()
 
     def trade(self, trade_id: str) -> TradeView | None:
-        found = self.active.get(trade_id) or next(
-            (t for t in self.finished if t.id == trade_id), None
-        )
-        return found.view() if found else None
+        return self.path.trade(trade_id)
 
     def stats(self) -> ExecutorStats:
-        c = self._counts
-        finished = c["ok"] + c["failed"]
-        return ExecutorStats(
-            opportunities=c["opportunities"],
-            refused=c["refused"],
-            executed=c["executed"],
-            successful=c["ok"],
-            failed=c["failed"],
-            volume=self._volume,
-            profit=self._profit,
-            profit_usd=self._profit_usd,
-            fees=self._fees,
-            avg_profit_per_trade=self._profit / finished if finished else ZERO,
-            avg_execution_s=self._exec_time / finished if finished else 0.0,
-            success_rate=c["ok"] / finished if finished else 0.0,
-        )
+        return self.path.stats()
 
     @property
     def accepting(self) -> bool:
-        return self._accepting
+        return self.path.accepting
 
     # -- submit ----------------------------------------------------------------------------
 
     async def submit(self, opportunity: Any) -> Submission:
         """Re-check, gate and start a trade; returns once both legs are sent (or why not)."""
-        self._counts["opportunities"] += 1
-        key = (opportunity.symbol, opportunity.buy_venue, opportunity.sell_venue)
-        if key in self._pending_keys:
-            return self._refuse(opportunity, "a trade on this pair and route is already in flight")
-        self._pending_keys.add(key)
+        key = self.path.claim(opportunity)
+        if key is None:
+            return self.path.refuse(opportunity, IN_FLIGHT)
         started = False
         try:
-            self._precheck(opportunity)
+            self.path.precheck(opportunity)
             balances = await self._fetch_balances(opportunity)
             # No await from here to the permit: the TTL, the books and the funds are judged as
             # they are when the trade starts, not as they were before the balance round-trip.
             plan = self._prepare(opportunity)
             need = self._check_balances(opportunity, plan, *balances)
-            decision = self.gate.admit(
-                (opportunity.buy_venue, opportunity.sell_venue), opportunity.symbol, self.clock()
-            )
-            if not decision.allowed:
-                raise Refused(decision.reason)
+            decision = self.path.admit(opportunity)
             hold = self.reservations.hold(need)
             trade: Trade | None = None
             try:
                 trade = self._start(opportunity, plan)
                 sent = asyncio.get_running_loop().create_future()
                 task = asyncio.create_task(self._run(trade, plan, decision, sent, hold))
-                self._tasks[trade.id] = task
-                task.add_done_callback(functools.partial(self._forget, key, trade.id))
+                self.path.track(trade.id, key, task)
                 started = True
             except BaseException:
                 # Nothing was sent: the permit and the funds go back, never leak.
@@ -211,17 +172,17 @@ class Executor:
             await asyncio.shield(sent)
             return Submission(True, "legs sent", trade.id)
         except Refused as exc:
-            return self._refuse(opportunity, str(exc))
+            return self.path.refuse(opportunity, str(exc))
         finally:
             if not started:
-                self._pending_keys.discard(key)
+                self.path.unclaim(key)
 
     async def execute(self, opportunity: Any) -> TradeView | Submission:
         """Submit and wait for the trade to finish (tests, headless one-shots)."""
         submission = await self.submit(opportunity)
         if not submission.accepted or submission.trade_id is None:
             return submission
-        task = self._tasks.get(submission.trade_id)
+        task = self.path.task(submission.trade_id)
         if task is not None:
             await asyncio.shield(task)
         view = self.trade(submission.trade_id)
@@ -229,45 +190,16 @@ class Executor:
         return view
 
     async def wait(self, trade_id: str) -> TradeView | None:
-        task = self._tasks.get(trade_id)
+        task = self.path.task(trade_id)
         if task is not None:
             await asyncio.shield(task)
         return self.trade(trade_id)
 
-    def _forget(self, key: tuple[str, str, str], trade_id: str, _task: object = None) -> None:
-        self._pending_keys.discard(key)
-        self._tasks.pop(trade_id, None)
-
-    def _refuse(self, opportunity: Any, reason: str) -> Submission:
-        self._counts["refused"] += 1
-        self.ledger.refuse(opportunity, reason)
-        return Submission(False, reason)
-
-    def _check_capacity(self) -> None:
-        if not self._accepting:
-            raise Refused("shutting down: no new trades")
-        limit = self.risk.max_concurrent_trades
-        if len(self.active) >= limit:
-            raise Refused(f"{len(self.active)} trades in flight (max_concurrent_trades {limit})")
-
     # -- re-check against the current books ----------------------------------------------------
-
-    def _precheck(self, opp: Any) -> None:
-        """The checks that need no book or balance: refuse before any network round-trip."""
-        now = self._check_ttl(opp)
-        if refusal := self.gate.refusal((opp.buy_venue, opp.sell_venue), opp.symbol, now):
-            raise Refused(refusal)
-
-    def _check_ttl(self, opp: Any) -> float:
-        self._check_capacity()
-        now = self.clock()
-        if now > opp.expires_at:
-            raise Refused(f"expired {now - opp.expires_at:.1f}s ago (ttl)")
-        return now
 
     def _prepare(self, opp: Any) -> Plan:
         # The gate is asked again by admit, right after this (no await in between).
-        now = self._check_ttl(opp)
+        now = self.path.check_open(opp)
         buy_ex, sell_ex = self._exchange(opp.buy_venue), self._exchange(opp.sell_venue)
         buy_book, sell_book = (
             self._book(opp.symbol, opp.buy_venue),
@@ -400,18 +332,13 @@ class Executor:
     # -- running a trade ---------------------------------------------------------------------
 
     def _start(self, opp: Any, plan: Plan) -> Trade:
-        return self.ledger.start(
+        return self.path.start(
             opp,
             D(plan.amount),
             D(plan.buy_price),
             D(plan.sell_price),
-            self._register,
             reason="resized to current depth" if plan.resized else "",
         )
-
-    def _register(self, trade: Trade) -> None:
-        self.active[trade.id] = trade
-        self._counts["executed"] += 1
 
     async def _run(
         self, trade: Trade, plan: Plan, decision: Decision, sent: asyncio.Future[None], hold: Hold
@@ -427,7 +354,7 @@ class Executor:
         # A kill (or a breaker opening) may have come in since the permit: nothing goes out.
         # From here to scheduling both sends there is no await.
         if refusal := self.gate.send_refusal(decision):
-            self.ledger.withdraw(trade, decision, f"not sent: {refusal}", self._close_withdrawn)
+            self.path.withdraw(trade, decision, f"not sent: {refusal}")
             if not sent.done():
                 sent.set_exception(Refused(refusal))
             return trade
@@ -542,29 +469,9 @@ class Executor:
         failed_venues = [
             leg.order.venue for leg in (buy, sell) if leg.filled < trade.amount or not leg.known
         ]
-        self.ledger.finish(
-            trade,
-            decision,
-            books,
-            books.realized_pnl,
-            books.fees,
-            status,
-            notes,
-            failed_venues,
-            self._close_finished,
+        self.path.finish(
+            trade, decision, books, books.realized_pnl, books.fees, status, notes, failed_venues
         )
-
-    def _close_finished(self, trade: Trade, ok: bool) -> None:
-        # ledger.finish has set every figure by now.
-        assert trade.realized_pnl is not None and trade.realized_pnl_usd is not None
-        assert trade.finished_at is not None
-        self._counts["ok" if ok else "failed"] += 1
-        self._volume += trade.volume
-        self._profit += trade.realized_pnl
-        self._profit_usd += trade.realized_pnl_usd
-        self._fees += trade.fees
-        self._exec_time += trade.finished_at - trade.started_at
-        self._close(trade)
 
     @staticmethod
     def _legs_status(
@@ -590,26 +497,8 @@ class Executor:
         return dust_reason(self._exchange(venue), venue, trade.symbol, float(abs(position)), price)
 
     def _abort(self, trade: Trade, decision: Decision, exc: BaseException) -> None:
-        """A bug or a cancellation mid-trade: never silent, never dropped."""
-        if trade.id not in self.active:
-            return
         why = f"executor stopped mid-trade ({type(exc).__name__}: {exc}); check the venues"
-        self.ledger.abort(trade, decision, why, self._close_failed)
-
-    def _close_withdrawn(self, trade: Trade, _ok: bool) -> None:
-        self._counts["executed"] -= 1  # counted as refused by submit instead
-        self._close(trade)
-
-    def _close_failed(self, trade: Trade, _ok: bool) -> None:
-        self._counts["failed"] += 1
-        self._close(trade)
-
-    def _close(self, trade: Trade) -> None:
-        self.active.pop(trade.id, None)
-        self.finished.append(trade)
-        if not self.active:  # idle: the WAL checkpoint (an fsync) stays off the order path
-            self.journal.checkpoint()
-        self.ledger.closed(trade)
+        self.path.abort(trade, decision, why)
 
     # -- kill switch and shutdown ---------------------------------------------------------------
 
@@ -629,10 +518,7 @@ class Executor:
         Returns the ids of trades still in flight when `timeout_s` ran out (they stay
         `sending`/`unwinding` in the journal and are reconciled on the next start).
         """
-        self._accepting = False
-        tasks = list(self._tasks.values())
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout_s)
+        await self.path.drain(timeout_s)
         if self._kill_tasks:
             await asyncio.wait(list(self._kill_tasks), timeout=timeout_s)
         self.journal.flush()
@@ -640,10 +526,10 @@ class Executor:
 
     def stop_accepting(self) -> None:
         """Refuse new trades from now on (shutdown); trades in flight carry on."""
-        self._accepting = False
+        self.path.stop_accepting()
 
     def resume_accepting(self) -> None:
-        self._accepting = True
+        self.path.resume_accepting()
 
     def _publish(self, event: Event) -> None:
         if self.bus is not None:

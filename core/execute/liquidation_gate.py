@@ -15,6 +15,7 @@ from decimal import Decimal
 from core.detect.liquidations import LiquidationOpportunity
 from core.execute.gate import OrderGate
 from core.execute.liquidate import LiquidationRecord
+from core.execute.trades import Submission
 
 LIQUIDATION_VENUE = "aave-v3"
 """The breaker scope of liquidations."""
@@ -29,14 +30,15 @@ def liquidations_tradeable(gate: OrderGate) -> bool:
 
 async def liquidate_gated(
     gate: OrderGate, opportunity: LiquidationOpportunity, send: Send, now: float
-) -> LiquidationRecord | str:
+) -> Submission:
     """Permit, `send`, then release (nothing sent) or record the outcome.
 
-    Returns the journaled record, or the gate's refusal reason when no permit was given.
+    The answer is the order path's one result type: `accepted` when a transaction went out,
+    `trade_id` the journal's liquidation id, `reason` what became of it.
     """
     decision = gate.admit((LIQUIDATION_VENUE,), None, now)
     if not decision.allowed:
-        return decision.reason
+        return Submission(False, f"liquidation refused: {decision.reason}")
     record = None
     try:
         record = await send(opportunity)
@@ -51,4 +53,12 @@ async def liquidate_gated(
                 record.realized_pnl_usd or Decimal(0),
                 failed_venues=() if ok else (LIQUIDATION_VENUE,),
             )
-    return record
+    return Submission(record.status != "refused", describe(record), record.id)
+
+
+def describe(record: LiquidationRecord) -> str:
+    """`liquidation liquidated (WETH/USDC): $12.50 net of gas (journal 7, block 123)`."""
+    pnl = record.realized_pnl_usd
+    profit = f"${pnl:,.2f} net of gas" if pnl is not None else f"{record.profit_raw} raw"
+    detail = record.reason or f"{profit} (journal {record.id}, block {record.block})"
+    return f"liquidation {record.status} ({record.symbol}): {detail}"

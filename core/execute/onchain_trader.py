@@ -45,12 +45,12 @@ from core.events import (
 )
 from core.execute.dex import DexLegs, Gate, TxResult, TxSendError
 from core.execute.executor import taker_rate
-from core.execute.gate import OrderGate
-from core.execute.ledger import TradeLedger, dust_reason, dust_value
+from core.execute.ledger import dust_reason, dust_value
 from core.execute.legs import LegRunner
+from core.execute.order_path import IN_FLIGHT, OrderPath, Refused
 from core.execute.pnl import account
-from core.execute.reserve import Hold, Reservations
-from core.execute.trades import ZERO, LegOutcome, Trade, Venue
+from core.execute.reserve import Hold
+from core.execute.trades import ZERO, LegOutcome, Submission, Trade, Venue
 from core.journal import Journal
 from core.money import D
 from core.records import FillRecord, OrderRecord, OrderStatus, TradeStatus
@@ -58,17 +58,6 @@ from core.risk import CircuitBreaker, Decision
 from core.settings import Settings
 
 _BALANCE_OF = bytes.fromhex("70a08231")
-
-
-class Refused(Exception):
-    """The trade is not started; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class TradeResult:
-    ok: bool
-    text: str
-    trade_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +99,12 @@ def flash_hop(pool: DexPool) -> tuple[str, int, int]:
 
 
 class OnChainTrader:
-    """Runs approved on-chain opportunities; one instance per engine run.
+    """The on-chain route kinds' adapter on the one order path; one instance per engine run.
 
-    `executor` (optional) is the CEX executor: on-chain trades are listed in its `active` /
-    `finished` so the console, `in_flight` and `max_concurrent_trades` count them too, and its
-    leg runner sends the CEX legs (so the kill switch cancels them with the rest).
+    `path` is the engine's `OrderPath` (the CEX executor's): on-chain trades share its gate,
+    journal rows, reservations, active / finished lists, counters and `max_concurrent_trades`,
+    and its leg runner sends the CEX legs (so the kill switch cancels them with the rest).
+    Without one (tests of this adapter alone) the trader runs on a path of its own.
     """
 
     def __init__(
@@ -129,34 +119,31 @@ class OnChainTrader:
         books: Mapping[str, Mapping[str, OrderBook]],
         eth_price_in: Callable[[str], Decimal | None],
         flash_address: str | None,
-        executor: Any = None,
+        path: OrderPath | None = None,
         on_gas: Callable[[str, int], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.legs = legs
         self.journal = journal
-        self.gate = OrderGate(breaker)
-        """Every breaker question of this trader's trades goes through it."""
+        self.path = path or OrderPath(
+            journal, breaker, settings.risk, LegRunner(journal, clock=clock), publish, clock
+        )
+        # Names for the path's parts this adapter uses on every trade.
+        self.gate = self.path.gate
+        self.ledger = self.path.ledger
+        self.runner = self.path.legs
+        self.reservations = self.path.reservations
+        self.active = self.path.active
         self.publish = publish
         self.exchanges = exchanges
         self.books = books
         self.eth_price_in = eth_price_in
         """Token or asset symbol -> ETH price in it (Decimal), None when no book prices it."""
         self.flash_address = flash_address
-        self.executor = executor
-        self.reservations: Reservations = getattr(executor, "reservations", None) or Reservations()
-        """Funds held by trades in flight, shared with the CEX executor when there is one."""
         self.on_gas = on_gas
         """(kind, gas used) of every mined transaction: 'v2' / 'v3' swaps, funding modes."""
         self.clock = clock
-        self.runner: LegRunner = (
-            executor.legs if executor is not None else LegRunner(journal, clock=clock)
-        )
-        self.ledger = TradeLedger(journal, self.gate, self.runner, publish, clock)
-        self.active: dict[str, Trade] = {}
-        self.finished: list[Trade] = []
-        self._keys: set[tuple[str, str, str]] = set()
         self.busy: dict[str, str] = {}
         """Pool address -> the trade in flight on it (one at a time: the next plan needs the
         pool as that trade leaves it)."""
@@ -164,6 +151,7 @@ class OnChainTrader:
         """Pool address -> block of our last transaction on it; a plan from a pool state older
         than that is stale (see OnChain.scan)."""
         self._tasks: set[asyncio.Task[Any]] = set()
+        """Submissions in flight, from their claim to their end (drain waits for them)."""
         self._flash = legs.sender.w3.eth.contract(abi=load("FlashArbitrage").abi)
 
     @property
@@ -172,32 +160,32 @@ class OnChainTrader:
 
     # -- entry -----------------------------------------------------------------------------
 
-    async def submit(self, opportunity: Opportunity, plan: DexPlan | DexDexPlan) -> TradeResult:
-        """Gate, run and account one opportunity; returns when the trade has finished."""
-        key = opportunity.key
-        if key in self._keys:
-            return self._refuse(opportunity, "a trade on this pair and route is already in flight")
-        self._keys.add(key)
+    async def submit(self, opportunity: Opportunity, plan: DexPlan | DexDexPlan) -> Submission:
+        """Gate, run and account one opportunity; returns when the trade has finished
+        (`accepted` says a trade ran; `reason` what became of it, `trade_id` which)."""
+        key = self.path.claim(opportunity)
+        if key is None:
+            return self.path.refuse(opportunity, IN_FLIGHT)
         try:
             task = asyncio.ensure_future(self._submit(opportunity, plan))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return await asyncio.shield(task)
         finally:
-            self._keys.discard(key)
+            self.path.unclaim(key)
 
-    async def _submit(self, opportunity: Opportunity, plan: DexPlan | DexDexPlan) -> TradeResult:
+    async def _submit(self, opportunity: Opportunity, plan: DexPlan | DexDexPlan) -> Submission:
         # The permit comes first (it trips a venue whose feed is bad, e.g. the RPC is down);
         # the checks that need the network follow, and give the permit back if they refuse.
         pools = plan_pools(plan)
         try:
-            self._check_common(opportunity)
+            self.path.check_open(opportunity)
             for pool in pools:
                 if pool.address in self.busy:
                     raise Refused(f"{pool.venue}: trade {self.busy[pool.address]} in flight there")
-            decision = self._acquire(opportunity)
+            decision = self.path.admit(opportunity)
         except Refused as exc:
-            return self._refuse(opportunity, str(exc))
+            return self.path.refuse(opportunity, str(exc))
         for pool in pools:  # claimed before the first await: concurrent submits see it
             self.busy[pool.address] = opportunity.id
         try:
@@ -208,7 +196,7 @@ class OnChainTrader:
 
     async def _prepared(
         self, opportunity: Opportunity, plan: DexPlan | DexDexPlan, decision: Decision
-    ) -> TradeResult:
+    ) -> Submission:
         order: _CexDexOrder | None = None
         holds: list[Hold] = []  # funds this trade counts on, held until it ends
         try:
@@ -219,7 +207,7 @@ class OnChainTrader:
                     await self._prepare_dex_dex(opportunity, plan, holds)
             except Refused as exc:
                 self.gate.release(decision)
-                return self._refuse(opportunity, str(exc))
+                return self.path.refuse(opportunity, str(exc))
             except BaseException:
                 self.gate.release(decision)
                 raise
@@ -227,7 +215,7 @@ class OnChainTrader:
             # may have come in since the permit. Each transaction asks again before it goes.
             if refusal := self.gate.send_refusal(decision):
                 self.gate.release(decision)
-                return self._refuse(opportunity, f"not sent: {refusal}")
+                return self.path.refuse(opportunity, f"not sent: {refusal}")
             return await self._trade(opportunity, plan, decision, order)
         finally:
             for hold in holds:
@@ -239,7 +227,7 @@ class OnChainTrader:
         plan: DexPlan | DexDexPlan,
         decision: Decision,
         order: _CexDexOrder | None,
-    ) -> TradeResult:
+    ) -> Submission:
         def gate() -> str:
             return self.gate.send_refusal(decision)
 
@@ -265,32 +253,12 @@ class OnChainTrader:
         except BaseException as exc:
             self._abort(trade, decision, exc)
             raise
-        return TradeResult(trade.status is TradeStatus.COMPLETED, self._summary(trade), trade.id)
+        return Submission(True, self._summary(trade), trade.id)
 
     async def drain(self, timeout_s: float) -> None:
         """Let trades in flight finish (shutdown)."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout_s)
-
-    # -- gate ------------------------------------------------------------------------------
-
-    def _check_common(self, opp: Opportunity) -> float:
-        now = self.clock()
-        if now > opp.expires_at:
-            raise Refused(f"expired {now - opp.expires_at:.1f}s ago (ttl)")
-        if self.executor is not None and not self.executor.accepting:
-            raise Refused("shutting down: no new trades")
-        in_flight = len(self.executor.active) if self.executor is not None else len(self.active)
-        limit = self.settings.risk.max_concurrent_trades
-        if in_flight >= limit:
-            raise Refused(f"{in_flight} trades in flight (max_concurrent_trades {limit})")
-        return now
-
-    def _acquire(self, opp: Opportunity) -> Decision:
-        decision = self.gate.admit((opp.buy_venue, opp.sell_venue), opp.symbol, self.clock())
-        if not decision.allowed:
-            raise Refused(decision.reason)
-        return decision
 
     async def _wallet_balance(self, token: str) -> int:
         word = bytes(12) + bytes.fromhex(self.me[2:])
@@ -400,19 +368,10 @@ class OnChainTrader:
             raise Refused(f"wallet holds {free} raw {token} free, the trade needs {amount}")
         holds.append(self.reservations.hold([(WALLET, token, Decimal(amount))]))
 
-    def _refuse(self, opp: Opportunity, reason: str) -> TradeResult:
-        self.ledger.refuse(opp, reason)
-        return TradeResult(False, f"refused: {reason}")
-
     # -- a trade's life --------------------------------------------------------------------
 
     def _start(self, opp: Opportunity, amount: Decimal) -> Trade:
-        return self.ledger.start(opp, amount, D(opp.buy_vwap), D(opp.sell_vwap), self._register)
-
-    def _register(self, trade: Trade) -> None:
-        self.active[trade.id] = trade
-        if self.executor is not None:
-            self.executor.active[trade.id] = trade
+        return self.path.start(opp, amount, D(opp.buy_vwap), D(opp.sell_vwap))
 
     def _gas_fee(self, result: TxResult, quote_symbol: str) -> tuple[Decimal, str]:
         """Gas paid, in quote at the current ETH price (and a note when no price is known)."""
@@ -700,9 +659,7 @@ class OnChainTrader:
                 "counted in the PnL)"
             )
         realized, fees = books.realized_pnl - wasted, books.fees + wasted
-        self.ledger.finish(
-            trade, decision, books, realized, fees, status, notes, failed_venues, self._close
-        )
+        self.path.finish(trade, decision, books, realized, fees, status, notes, failed_venues)
 
     def _is_dust(self, trade: Trade, position: Decimal) -> bool:
         """A residual too small for any order on the CEX that would flatten it (CEX-DEX);
@@ -716,20 +673,8 @@ class OnChainTrader:
         return dust_reason(exchange, venue, symbol, str(abs(position)), price) is not None
 
     def _abort(self, trade: Trade, decision: Decision, exc: BaseException) -> None:
-        """A bug or a cancellation mid-trade: never silent, never dropped."""
-        if trade.id not in self.active:
-            return
         why = f"stopped mid-trade ({type(exc).__name__}: {exc}); check the chain and venue"
-        self.ledger.abort(trade, decision, why, self._close)
-
-    def _close(self, trade: Trade, _ok: bool) -> None:
-        self.active.pop(trade.id, None)
-        self.finished.append(trade)
-        del self.finished[:-500]
-        if self.executor is not None:
-            self.executor.active.pop(trade.id, None)
-            self.executor.finished.append(trade)
-        self.ledger.closed(trade)
+        self.path.abort(trade, decision, why)
 
     @staticmethod
     def _summary(trade: Trade) -> str:
