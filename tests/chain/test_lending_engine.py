@@ -1,4 +1,4 @@
-"""Liquidations through the engine (sim mode: its own devnet + the simulated CEX venue): a
+"""Liquidations through the engine (sim mode: the session devnet, reverted per test; the sim CEX): a
 borrower pushed under HF 1 by the oracle following the sim's fair price shows up in the
 watchlist and as a pending liquidation; the kill switch refuses it, nothing is sent; approval
 liquidates it through Liquidator.sol, signed by the owner's key, and the journal's realized
@@ -16,6 +16,7 @@ import pytest
 from web3 import Web3
 
 from core.chain.aave_artifacts import aave_abi
+from core.deploy.devnet import Devnet
 from core.engine.engine import Engine
 from core.engine.lending import LendingService
 from core.execute.liquidation_gate import LIQUIDATION_VENUE
@@ -30,7 +31,6 @@ from core.settings import (
     VenueKind,
     VenueSettings,
 )
-from tests.chain.conftest import _missing_node_modules
 
 pytestmark = [pytest.mark.devnet, pytest.mark.timeout(60)]
 
@@ -67,11 +67,9 @@ async def _wait(condition: Callable[[], object], timeout_s: float = 15.0) -> Non
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    missing = _missing_node_modules()
-    if missing:
-        pytest.skip(f"devnet needs node_modules: {missing}")
-    engine = Engine(_settings(tmp_path))
+async def engine(clean_chain: Devnet, tmp_path: Path) -> AsyncIterator[Engine]:
+    """The engine on the session's devnet, reverted to its snapshot after the test."""
+    engine = Engine(_settings(tmp_path), devnet=clean_chain)
     await engine.start()
     try:
         assert engine.onchain is not None and engine.onchain.noise is not None

@@ -1,4 +1,4 @@
-"""On-chain trades through the engine (sim mode: its own devnet + the simulated CEX venue):
+"""On-chain trades through the engine (sim mode: the session devnet, reverted per test; sim CEX):
 approval runs a CEX-DEX trade end to end, a DEX leg that reverts has its CEX leg unwound, a
 DEX-DEX approval pays the owner exactly what the journal says, and the circuit breaker gates
 all of it (kill switch, RPC down, failures counted); auto mode executes on-chain too."""
@@ -6,6 +6,7 @@ all of it (kill switch, RPC down, failures counted); auto mode executes on-chain
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +21,7 @@ from core.amm.pools import DexPool
 from core.chain.artifacts import load
 from core.chain.fee_oracle import FeeOracle
 from core.chain.reverts import RevertDecoder
+from core.deploy.devnet import Devnet
 from core.detect.capital_source import FundingChoice, v3_flash_fee
 from core.detect.dex_dex import DexDexPlan
 from core.detect.opportunity import Opportunity
@@ -128,12 +130,10 @@ class Rig:
         return self.engine.journal
 
 
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    missing = _missing_node_modules()
-    if missing:
-        pytest.skip(f"devnet needs node_modules: {missing}")
-    engine = Engine(_settings(tmp_path))
+@contextlib.asynccontextmanager
+async def _running(tmp_path: Path, devnet: Devnet | None) -> AsyncIterator[Rig]:
+    """An engine in sim mode on `devnet` (None: a devnet of its own, stopped with it)."""
+    engine = Engine(_settings(tmp_path), devnet=devnet)
     await engine.start()
     try:
         rig = Rig(engine)
@@ -146,6 +146,23 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         await engine.stop()
         if "rig" in locals():
             await rig.w3.provider.disconnect()
+
+
+@pytest.fixture
+async def rig(clean_chain: Devnet, tmp_path: Path) -> AsyncIterator[Rig]:
+    """The engine on the session's devnet, reverted to its snapshot after the test."""
+    async with _running(tmp_path, clean_chain) as rig:
+        yield rig
+
+
+@pytest.fixture
+async def own_rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    """The engine on a devnet of its own (for a test that kills the node)."""
+    missing = _missing_node_modules()
+    if missing:
+        pytest.skip(f"devnet needs node_modules: {missing}")
+    async with _running(tmp_path, None) as rig:
+        yield rig
 
 
 async def _wait(what: Callable[[], object], timeout_s: float = 10.0) -> None:
@@ -200,6 +217,11 @@ async def test_cex_dex_trade_end_to_end(rig: Rig) -> None:
     # The console's trades pane and `arbdesk history` both show it.
     assert any(t.id == started.trade_id for t in rig.engine.finished_trades())
     assert started.trade_id in render_history_json(rig.journal().trades())
+    # One order path: the on-chain trade ran on the CEX executor's, and is counted there.
+    executor, trader = rig.engine.executor, rig.onchain.trader
+    assert executor is not None and trader is not None and trader.path is executor.path
+    stats = executor.stats()
+    assert (stats.executed, stats.successful) == (1, 1) and stats.profit == record.realized_pnl
 
 
 async def test_onchain_dust_is_valued(rig: Rig) -> None:
@@ -351,7 +373,8 @@ async def test_an_error_after_the_onchain_permit_releases_it(
     assert executor is not None and executor.reservations._held == {}
 
 
-async def test_rpc_down_opens_the_dex_venue_and_refuses(rig: Rig) -> None:
+async def test_rpc_down_opens_the_dex_venue_and_refuses(own_rig: Rig) -> None:
+    rig = own_rig
     await rig.swap("sushi", "USDC", 100_000)
     opportunity = await rig.opportunity(_sushi_dex_sell)
     devnet = rig.onchain.devnet
