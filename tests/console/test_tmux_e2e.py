@@ -39,8 +39,8 @@ path = "arbdesk.log"
 """
 
 
-# A private tmux server, so the size and options are ours whatever else runs on the machine.
-SOCKET = f"arbdesk-e2e-{uuid.uuid4().hex[:8]}"
+# A private tmux server per test, so the size and options are ours whatever else runs on the
+# machine, and one test's server shutting down never races the next test's start.
 
 
 # COLUMNS / LINES leak in from the test runner; they would pin the app at 80x24.
@@ -50,9 +50,9 @@ ENV = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
 OPPORTUNITIES = re.compile(r"Opportunities · [1-9]")
 
 
-def tmux(*args: str) -> str:
+def tmux(socket: str, *args: str) -> str:
     done = subprocess.run(
-        ["tmux", "-L", SOCKET, "-f", "/dev/null", *args],
+        ["tmux", "-L", socket, "-f", "/dev/null", *args],
         capture_output=True,
         text=True,
         timeout=10,
@@ -62,14 +62,18 @@ def tmux(*args: str) -> str:
 
 
 class Pane:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, socket: str) -> None:
         self.name = name
+        self.socket = socket
+
+    def tmux(self, *args: str) -> str:
+        return tmux(self.socket, *args)
 
     def text(self) -> str:
-        return tmux("capture-pane", "-p", "-t", self.name)
+        return self.tmux("capture-pane", "-p", "-t", self.name)
 
     def send(self, *keys: str) -> None:
-        tmux("send-keys", "-t", self.name, *keys)
+        self.tmux("send-keys", "-t", self.name, *keys)
 
     def wait_for(self, check: Callable[[str], bool], what: str, timeout_s: float = 20) -> str:
         deadline = time.monotonic() + timeout_s
@@ -92,13 +96,14 @@ def pane(tmp_path: Path) -> Iterator[Pane]:
         f"echo ARBDESK-EXIT=$?; sleep 30"
     )
     # Size the window first and start arbdesk afterwards, so it starts at the final size.
-    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "48", "sh")
-    tmux("set-option", "-t", name, "status", "off")
-    tmux("send-keys", "-t", name, command, "Enter")
+    pane = Pane(name, f"arbdesk-e2e-{uuid.uuid4().hex[:8]}")
+    pane.tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "48", "sh")
+    pane.tmux("set-option", "-t", name, "status", "off")
+    pane.tmux("send-keys", "-t", name, command, "Enter")
     try:
-        yield Pane(name)
+        yield pane
     finally:
-        tmux("kill-server")
+        pane.tmux("kill-server")
 
 
 def test_console_in_tmux(pane: Pane, tmp_path: Path) -> None:
@@ -168,7 +173,7 @@ def test_console_in_tmux(pane: Pane, tmp_path: Path) -> None:
 def test_sighup_stops_the_engine_in_order(pane: Pane, tmp_path: Path) -> None:
     """A dropped SSH session sends SIGHUP: the engine stops the orderly way, exit code 0."""
     pane.wait_for(lambda s: "Order books" in s and "upd/s" in s, "the console")
-    shell = tmux("display", "-p", "-t", pane.name, "#{pane_pid}").strip()
+    shell = pane.tmux("display", "-p", "-t", pane.name, "#{pane_pid}").strip()
     children = subprocess.run(
         ["pgrep", "-P", shell], capture_output=True, text=True, timeout=10
     ).stdout.split()
