@@ -370,7 +370,8 @@ class ArbdeskApp(App[int]):
         if row is None:
             self.notify("no opportunity selected", severity="warning")
             return
-        self._approve(row.id, f"{row.symbol} buy {row.buy_venue} sell {row.sell_venue}")
+        o = row.view
+        self._approve(o.id, f"{o.symbol} buy {o.buy_venue} sell {o.sell_venue}")
 
     # Not exclusive: cancelling an approve that is placing orders would leave legs unknown;
     # the engine's risk gate limits trades in flight instead.
@@ -386,8 +387,9 @@ class ArbdeskApp(App[int]):
         if row is None:
             self.notify("no opportunity selected", severity="warning")
             return
-        await self._send(Reject(row.id))
-        self.notify(f"rejected {row.symbol} buy {row.buy_venue} sell {row.sell_venue}", timeout=3)
+        o = row.view
+        await self._send(Reject(o.id))
+        self.notify(f"rejected {o.symbol} buy {o.buy_venue} sell {o.sell_venue}", timeout=3)
         self.frame()
 
     def action_toggle_auto(self) -> None:

@@ -97,16 +97,14 @@ class SpreadLine:
 
 @dataclass(frozen=True, slots=True)
 class OpportunityLine:
-    id: str
-    symbol: str
-    buy_venue: str
-    sell_venue: str
-    size: float
-    buy_vwap: float
-    sell_vwap: float
-    net_bps: float
-    net_profit_usd: float
-    ttl_s: float  # seconds left (negative once past expiry, until the engine drops it)
+    """An opportunity as its pane draws it: the door's row and the seconds it has left."""
+
+    view: OpportunityView
+    ttl_s: float  # negative once past expiry, until the engine drops it
+
+    @property
+    def id(self) -> str:
+        return self.view.id
 
 
 # The door's own rows, drawn as they come.
@@ -299,18 +297,7 @@ def book_side(book: BookTop, health: FeedState, now: float) -> BookSide:
 
 
 def opportunity_line(o: OpportunityView, now: float) -> OpportunityLine:
-    return OpportunityLine(
-        id=o.id,
-        symbol=o.symbol,
-        buy_venue=o.buy_venue,
-        sell_venue=o.sell_venue,
-        size=o.size,
-        buy_vwap=o.buy_vwap,
-        sell_vwap=o.sell_vwap,
-        net_bps=o.net_bps,
-        net_profit_usd=o.net_profit_usd,
-        ttl_s=o.expires_at - now,
-    )
+    return OpportunityLine(o, o.expires_at - now)
 
 
 def _num(value: Any) -> str:

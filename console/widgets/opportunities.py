@@ -30,18 +30,19 @@ class OpportunitiesPane(LineTable[OpportunityLine]):
         return row.id
 
     def row_cells(self, row: OpportunityLine) -> tuple[Cell, ...]:
-        ttl = max(row.ttl_s, 0.0)
+        ttl, o = max(row.ttl_s, 0.0), row.view
         return (
-            (row.symbol, ""),
-            (row.buy_venue, ""),
-            (row.sell_venue, ""),
-            (fmt_size(row.size), ""),
-            (fmt_price(row.buy_vwap), ""),
-            (fmt_price(row.sell_vwap), ""),
-            (f"{row.net_bps:+.1f}", "table--good" if row.net_bps > 0 else "table--bad"),
-            (f"{row.net_profit_usd:,.2f}", "table--good" if row.net_profit_usd > 0 else ""),
+            (o.symbol, ""),
+            (o.buy_venue, ""),
+            (o.sell_venue, ""),
+            (fmt_size(o.size), ""),
+            (fmt_price(o.buy_vwap), ""),
+            (fmt_price(o.sell_vwap), ""),
+            (f"{o.net_bps:+.1f}", "table--good" if o.net_bps > 0 else "table--bad"),
+            (f"{o.net_profit_usd:,.2f}", "table--good" if o.net_profit_usd > 0 else ""),
             (f"{ttl:.1f}s", "table--warn" if ttl < TTL_WARN_S else ""),
         )
 
     def row_text(self, row: OpportunityLine) -> str:
-        return f"{row.symbol} {row.buy_venue} {row.sell_venue} {row.id}".lower()
+        o = row.view
+        return f"{o.symbol} {o.buy_venue} {o.sell_venue} {o.id}".lower()

@@ -14,6 +14,7 @@ from console.widgets.opportunities import OpportunitiesPane
 from console.widgets.order_books import OrderBooksPane, fmt_age
 from console.widgets.spreads import SpreadsPane
 from console.widgets.status_bar import status_text
+from core.door import OpportunityView
 from core.events import FeedState
 from tests.console.fake_engine import Clock
 
@@ -23,7 +24,8 @@ def spread(symbol: str, net: float | None, usable: bool = True) -> SpreadLine:
 
 
 def opp(oid: str, ttl: float) -> OpportunityLine:
-    return OpportunityLine(oid, "BTC/USDT", "a", "b", 0.5, 100.0, 100.2, 4.2, 3.5, ttl)
+    view = OpportunityView(oid, "BTC/USDT", "a", "b", 0.5, 100.0, 100.2, 4.2, 3.5, 1_000.0 + ttl)
+    return OpportunityLine(view, ttl)
 
 
 class Harness(App[None]):
