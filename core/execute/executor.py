@@ -354,7 +354,7 @@ class Executor:
         # A kill (or a breaker opening) may have come in since the permit: nothing goes out.
         # From here to scheduling both sends there is no await.
         if refusal := self.gate.send_refusal(decision):
-            self.path.withdraw(trade, decision, f"not sent: {refusal}")
+            self.ledger.withdraw(trade, decision, f"not sent: {refusal}")
             if not sent.done():
                 sent.set_exception(Refused(refusal))
             return trade
@@ -469,7 +469,7 @@ class Executor:
         failed_venues = [
             leg.order.venue for leg in (buy, sell) if leg.filled < trade.amount or not leg.known
         ]
-        self.path.finish(
+        self.ledger.finish(
             trade, decision, books, books.realized_pnl, books.fees, status, notes, failed_venues
         )
 

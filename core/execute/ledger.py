@@ -4,8 +4,8 @@ Both run trades to the same standard, so what they write and announce at each st
 piece of code: the opportunity and trade rows, each order journaled (committed) before it is
 sent, the leg events, the breaker's slippage and result, and the end of a trade (journal,
 opportunity, breaker, `TradeFinished`). What differs is passed in: how a trade is registered
-and closed (the executor counts it and checkpoints the journal; the trader also lists it with
-the executor), which venues failed, and the status and notes each derives from its legs.
+and closed (the order path's lists and counters), which venues failed, and the status and
+notes each adapter derives from its legs.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import contextlib
 import secrets
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from core.events import (
     Event,
@@ -35,8 +35,11 @@ from core.money import D
 from core.records import FillRecord, OrderRecord, TradeRecord, TradeStatus
 from core.risk import Decision
 
-Close = Callable[[Trade, bool], None]
-"""Takes a finished trade off the caller's books; the bool says whether it completed."""
+Ending = Literal["completed", "failed", "aborted", "withdrawn"]
+"""How a trade ended: finished completed, finished otherwise, stopped mid-trade, or withdrawn
+before anything was sent."""
+Close = Callable[[Trade, Ending], None]
+"""Takes an ended trade off the order path's books (before its end is announced)."""
 
 
 def dust_reason(
@@ -89,8 +92,10 @@ class TradeLedger:
         runner: LegRunner,
         publish: Callable[[Event], None],
         clock: Callable[[], float],
+        close: Close,
     ) -> None:
         self.journal = journal
+        self.close = close
         self.gate = gate
         self.runner = runner
         self.publish = publish
@@ -268,12 +273,11 @@ class TradeLedger:
         status: TradeStatus,
         notes: list[str],
         failed_venues: Iterable[str],
-        close: Close,
     ) -> None:
         """End a trade: its money figures (`realized_pnl` and `fees` as the caller counts
         them, the rest from the fills' `books`), status and notes (plus the reason it carried)
-        to the journal and the opportunity row, the result to the breaker, then `close` it
-        and announce it."""
+        to the journal and the opportunity row, the result to the breaker, then close it and
+        announce it."""
         trade.realized_pnl = realized_pnl
         trade.realized_pnl_usd = realized_pnl * usd_per_quote(trade.opportunity)
         trade.fees = fees
@@ -304,10 +308,10 @@ class TradeLedger:
         self.gate.record_trade(
             decision, ok, trade.realized_pnl_usd, failed_venues, trade.finished_at
         )
-        close(trade, ok)
+        self.close(trade, "completed" if ok else "failed")
         self._finished(trade, realized_pnl, fees, now)
 
-    def abort(self, trade: Trade, decision: Decision, reason: str, close: Close) -> None:
+    def abort(self, trade: Trade, decision: Decision, reason: str) -> None:
         """A bug or a cancellation mid-trade: `needs_attention`, never silent, never dropped."""
         trade.status = TradeStatus.NEEDS_ATTENTION
         trade.reason = reason
@@ -319,10 +323,10 @@ class TradeLedger:
         self.gate.record_trade(
             decision, False, ZERO, (trade.buy_venue, trade.sell_venue), trade.finished_at
         )
-        close(trade, False)
+        self.close(trade, "aborted")
         self._finished(trade, ZERO, ZERO, now)
 
-    def withdraw(self, trade: Trade, decision: Decision, reason: str, close: Close) -> None:
+    def withdraw(self, trade: Trade, decision: Decision, reason: str) -> None:
         """End a trade that sent nothing (refused between its permit and its send): `failed`
         with the reason, the permit given back rather than counted as a failure."""
         trade.status = TradeStatus.FAILED
@@ -340,7 +344,7 @@ class TradeLedger:
         )
         self.journal.record_opportunity(trade.opportunity, "refused", reason, now)
         self.gate.release(decision)
-        close(trade, False)
+        self.close(trade, "withdrawn")
         self._finished(trade, ZERO, ZERO, now)
 
     def closed(self, trade: Trade) -> None:

@@ -659,7 +659,7 @@ class OnChainTrader:
                 "counted in the PnL)"
             )
         realized, fees = books.realized_pnl - wasted, books.fees + wasted
-        self.path.finish(trade, decision, books, realized, fees, status, notes, failed_venues)
+        self.ledger.finish(trade, decision, books, realized, fees, status, notes, failed_venues)
 
     def _is_dust(self, trade: Trade, position: Decimal) -> bool:
         """A residual too small for any order on the CEX that would flatten it (CEX-DEX);

@@ -17,19 +17,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from core.events import Event
 from core.execute.gate import OrderGate
-from core.execute.ledger import TradeLedger
+from core.execute.ledger import Ending, TradeLedger
 from core.execute.legs import LegRunner
-from core.execute.pnl import Accounting
 from core.execute.reserve import Reservations
 from core.execute.trades import ZERO, ExecutorStats, Submission, Trade, TradeView
 from core.journal import Journal
-from core.records import TradeStatus
 from core.risk import CircuitBreaker, Decision
 from core.settings import RiskSettings
 
@@ -61,7 +59,8 @@ class OrderPath:
         self.clock = clock
         self.gate = OrderGate(breaker)
         """Every breaker question of every trade goes through it."""
-        self.ledger = TradeLedger(journal, self.gate, legs, publish, clock)
+        self.ledger = TradeLedger(journal, self.gate, legs, publish, clock, self._closed)
+        """Adapters end their trades through it (finish, withdraw, or `abort` below)."""
         self.reservations = Reservations()
         """Funds held by trades in flight, across route kinds."""
         self.active: dict[str, Trade] = {}
@@ -195,64 +194,27 @@ class OrderPath:
     def task(self, trade_id: str) -> asyncio.Task[Any] | None:
         return self._tasks.get(trade_id)
 
-    def withdraw(self, trade: Trade, decision: Decision, reason: str) -> None:
-        """End a trade that sent nothing, the permit given back; not counted as executed (the
-        caller refuses the opportunity, which counts it)."""
-
-        def close(t: Trade, _ok: bool) -> None:
-            self._counts["executed"] -= 1
-            self._close(t)
-
-        self.ledger.withdraw(trade, decision, reason, close)
-
-    def finish(
-        self,
-        trade: Trade,
-        decision: Decision,
-        books: Accounting,
-        realized_pnl: Decimal,
-        fees: Decimal,
-        status: TradeStatus,
-        notes: list[str],
-        failed_venues: Iterable[str],
-    ) -> None:
-        """End a trade with its figures and status (see TradeLedger.finish)."""
-        self.ledger.finish(
-            trade,
-            decision,
-            books,
-            realized_pnl,
-            fees,
-            status,
-            notes,
-            failed_venues,
-            self._close_finished,
-        )
-
     def abort(self, trade: Trade, decision: Decision, why: str) -> None:
-        """A bug or a cancellation mid-trade: `needs_attention`, never silent, never dropped."""
-        if trade.id not in self.active:
-            return
+        """A bug or a cancellation mid-trade: `needs_attention`, never silent, never dropped
+        (a trade that already ended is left as it ended)."""
+        if trade.id in self.active:
+            self.ledger.abort(trade, decision, why)
 
-        def close(t: Trade, _ok: bool) -> None:
+    def _closed(self, trade: Trade, ending: Ending) -> None:
+        """The ledger's close hook: count how the trade ended, move it to the finished list."""
+        if ending == "withdrawn":  # sent nothing: the caller refuses the opportunity instead
+            self._counts["executed"] -= 1
+        elif ending == "aborted":
             self._counts["failed"] += 1
-            self._close(t)
-
-        self.ledger.abort(trade, decision, why, close)
-
-    def _close_finished(self, trade: Trade, ok: bool) -> None:
-        # ledger.finish has set every figure by now.
-        assert trade.realized_pnl is not None and trade.realized_pnl_usd is not None
-        assert trade.finished_at is not None
-        self._counts["ok" if ok else "failed"] += 1
-        self._volume += trade.volume
-        self._profit += trade.realized_pnl
-        self._profit_usd += trade.realized_pnl_usd
-        self._fees += trade.fees
-        self._exec_time += trade.finished_at - trade.started_at
-        self._close(trade)
-
-    def _close(self, trade: Trade) -> None:
+        else:  # finished: the ledger has set every figure by now
+            assert trade.realized_pnl is not None and trade.realized_pnl_usd is not None
+            assert trade.finished_at is not None
+            self._counts["ok" if ending == "completed" else "failed"] += 1
+            self._volume += trade.volume
+            self._profit += trade.realized_pnl
+            self._profit_usd += trade.realized_pnl_usd
+            self._fees += trade.fees
+            self._exec_time += trade.finished_at - trade.started_at
         self.active.pop(trade.id, None)
         self.finished.append(trade)
         if not self.active:  # idle: the WAL checkpoint (an fsync) stays off the order path

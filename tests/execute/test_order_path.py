@@ -85,9 +85,9 @@ def test_started_withdrawn_finished_and_aborted_are_counted_once(path: OrderPath
     with pytest.raises(Refused, match="max_concurrent_trades 2"):
         path.check_open(_opportunity("SOL/USDT"))
     (first, first_permit), (second, second_permit) = trades
-    path.withdraw(first, first_permit, "not sent: kill switch")
+    path.ledger.withdraw(first, first_permit, "not sent: kill switch")
     books = account(second.orders.values(), "ETH", "USDT")
-    path.finish(
+    path.ledger.finish(
         second, second_permit, books, Decimal("0.5"), Decimal(0), TradeStatus.COMPLETED, [], ()
     )
     path.abort(second, second_permit, "finished trades are not aborted")  # a no-op
