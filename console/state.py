@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
@@ -78,16 +78,13 @@ class BookSide:
         return (ask - bid) / mid * 1e4 if mid > 0 else None
 
 
+SPREAD_FIELDS = tuple(f.name for f in fields(SpreadView))
+
+
 @dataclass(frozen=True, slots=True)
-class SpreadLine:
-    symbol: str
-    buy_venue: str
-    sell_venue: str
-    ask: float | None
-    bid: float | None
-    gross_bps: float | None
-    net_bps: float | None
-    usable: bool
+class SpreadLine(SpreadView):
+    """A spread as its pane draws it: the door's row and its recent net bps."""
+
     history: tuple[float, ...]  # net bps samples, oldest first
 
     @property
@@ -242,14 +239,7 @@ class ConsoleState:
                 samples.popleft()
             lines.append(
                 SpreadLine(
-                    symbol=row.symbol,
-                    buy_venue=row.buy_venue,
-                    sell_venue=row.sell_venue,
-                    ask=row.ask,
-                    bid=row.bid,
-                    gross_bps=row.gross_bps,
-                    net_bps=row.net_bps,
-                    usable=row.usable,
+                    **{f: getattr(row, f) for f in SPREAD_FIELDS},
                     history=tuple(v for _, v in samples),
                 )
             )
