@@ -131,6 +131,8 @@ class LendingService:
         self._last_new_borrower = 0.0
         self._lock = asyncio.Lock()
         self._stopped = False
+        self._owner_threads: set[asyncio.Future[Any]] = set()
+        """The owner's blocking transactions running in threads (see `_owner_work`)."""
         self.last_error = ""
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -167,6 +169,8 @@ class LendingService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._owner_threads:  # let a transaction in flight land before the node is left
+            await asyncio.wait(list(self._owner_threads), timeout=30)
         if self.executor is not None:
             with contextlib.suppress(Exception):  # its HTTP session; the node may be gone
                 await self.executor.sender.w3.provider.disconnect()
@@ -479,7 +483,8 @@ class LendingService:
         if every and self.clock() - self._last_new_borrower >= every:
             new, self._last_new_borrower = 1, self.clock()
         async with self._owner_lock:  # the deployer's transactions, never mid-liquidation
-            return await self.sim.atick(fair_usd, new)
+            moved: list[str] = await self._owner_work(self.sim.tick, fair_usd, new)
+            return moved
 
     async def sim_open(self, specs: list[BorrowerSpec]) -> list[str]:
         """Sim mode: open borrowers now (the deployer mints for them: under the owner lock)."""
@@ -487,7 +492,16 @@ class LendingService:
             raise RuntimeError("no borrower simulator (sim mode only)")
         sim = self.sim
         async with self._owner_lock:
-            return await asyncio.to_thread(sim.open_positions, specs)
+            opened: list[str] = await self._owner_work(sim.open_positions, specs)
+            return opened
+
+    async def _owner_work(self, work: Callable[..., Any], *args: Any) -> Any:
+        """Run the owner's blocking transactions in a thread that `stop` waits for: a cancelled
+        await does not stop a thread, which would go on sending after the engine stopped."""
+        future = asyncio.ensure_future(asyncio.to_thread(work, *args))
+        self._owner_threads.add(future)
+        future.add_done_callback(self._owner_threads.discard)
+        return await asyncio.shield(future)
 
 
 def owner_dev_key(manifest: Manifest) -> str | None:

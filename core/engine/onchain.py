@@ -253,7 +253,7 @@ class OnChain:
         if self.trader is not None:
             await self.trader.drain(timeout_s=self.settings.execution.leg_timeout_s * 3)
         if self.noise is not None:
-            self.noise.stop()
+            await self.noise.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

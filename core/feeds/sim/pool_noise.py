@@ -11,6 +11,7 @@ in (r < 1).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 from collections import deque
@@ -136,6 +137,12 @@ class NoiseTrader:
             self.failures += 1
             logger.debug("noise trader swap failed: {}", exc)
 
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    async def stop(self) -> None:
+        """Stop trading and wait for a swap in flight to end, so no transaction of ours lands
+        after the engine has stopped (a shared devnet is reverted right after)."""
+        self.enabled = False
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
