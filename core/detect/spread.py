@@ -282,7 +282,9 @@ class SpreadDetector:
         net = gross - fees
         net_bps = net / cost * 1e4
         net_usd = net * usd_rate
-        if net_bps < min_bps - _BPS_TOLERANCE or net_usd < min_usd:
+        # The level walk compares prices one ulp apart as different; after summing, such a
+        # "spread" nets to zero or less, and nothing is worth proposing then.
+        if net <= 0.0 or net_bps < min_bps - _BPS_TOLERANCE or net_usd < min_usd:
             return None
         return build_opportunity(
             new_opportunity_id(),

@@ -441,3 +441,16 @@ def test_build_opportunity_equals_the_constructor() -> None:
     assert dataclasses.replace(fast, id="x-2") == dataclasses.replace(slow, id="x-2")
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.size = 1.0  # type: ignore[misc]
+
+
+def test_prices_one_ulp_apart_are_not_an_opportunity() -> None:
+    # Found by hypothesis in CI: a bid one ulp above the ask passed the level walk, and the
+    # opportunity netted exactly zero.
+    books = {
+        "X/USDT": {
+            "A": book("A", "X/USDT", [[99.30000000000001, 0.25]], [[99.45, 0.25]]),
+            "B": book("B", "X/USDT", [[99.05, 0.25]], [[99.3, 0.75]]),
+        }
+    }
+    th = open_thresholds(max_notional_usd=50.0, min_profit_bps=0.0)
+    assert detector(books, th, fees={"A": 0.0, "B": 0.0}).check_symbol("X/USDT") == []
