@@ -41,6 +41,7 @@ _Limits = tuple[float, float, float, float, float]
 
 # Net bps after a threshold-limited slice equals the threshold up to rounding; accept that.
 _BPS_TOLERANCE = 1e-7
+_RESIDUE = 1e-9  # of the size walked: below it a size is subtraction error, not depth
 
 
 class SpreadDetector:
@@ -273,7 +274,10 @@ class SpreadDetector:
             bid_net = bid * sell_mult
 
         size = size_in - a_left
-        if size <= 0.0:
+        # The running totals include whole levels and take the untaken part off at the end: a
+        # size that is a rounding residue of that subtraction (a billionth of the levels walked)
+        # has a cost and a VWAP made of cancellation error, so it is no opportunity.
+        if size <= size_in * _RESIDUE:
             return None
         cost = cost_in - a_left * ask
         proceeds = proceeds_in - b_left * bid

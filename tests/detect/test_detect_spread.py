@@ -454,3 +454,17 @@ def test_prices_one_ulp_apart_are_not_an_opportunity() -> None:
     }
     th = open_thresholds(max_notional_usd=50.0, min_profit_bps=0.0)
     assert detector(books, th, fees={"A": 0.0, "B": 0.0}).check_symbol("X/USDT") == []
+
+
+def test_a_rounding_residue_of_the_walk_is_not_an_opportunity() -> None:
+    # Found by hypothesis in CI: the cap and the threshold left a size of ~1e-16, whose cost
+    # (a difference of nearly equal totals) gave a VWAP of 99.36 on a book with one ask at 99.45.
+    books = {
+        "X/USDT": {
+            "A": book("A", "X/USDT", [[99.65, 0.25]], [[100.05, 0.25]]),
+            "B": book("B", "X/USDT", [[99.3, 0.25]], [[99.44999999999999, 0.75]]),
+        }
+    }
+    th = open_thresholds(max_notional_usd=50.0, min_profit_bps=30.0)
+    for opp in detector(books, th, fees={"A": 0.0, "B": 7.5}).check_symbol("X/USDT"):
+        assert opp.buy_vwap == pytest.approx(99.45) and opp.size > 1e-9
