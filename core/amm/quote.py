@@ -48,10 +48,16 @@ def mid_price(pool: DexPool, state: PoolData) -> float | None:
 
 
 def maximize(
-    profit: Callable[[int], float], low: int, high: int, points: int = 14, refine: int = 10
+    profit: Callable[[int], float],
+    low: int,
+    high: int,
+    points: int = 14,
+    refine: int = 10,
+    rel_tol: float = 0.0,
 ) -> tuple[int, float]:
     """Best integer input in [low, high] for a profit that rises then falls: a geometric grid,
-    then golden-section steps between the best point's neighbours. Returns (input, profit)."""
+    then golden-section steps between the best point's neighbours, until the bracket is two
+    integers wide or narrower than `rel_tol` of its inputs. Returns (input, profit)."""
     if high < low or low <= 0:
         return 0, float("-inf")
     ratio = (high / low) ** (1 / max(points - 1, 1))
@@ -66,7 +72,7 @@ def maximize(
     d = int(a + (b - a) * inv_phi)
     fc, fd = profit(c), profit(d)
     for _ in range(refine):
-        if b - a <= 2:
+        if b - a <= 2 or b - a <= rel_tol * a:
             break
         if fc > fd:
             b, d, fd = d, c, fc

@@ -30,8 +30,11 @@ from core.book import OrderBook
 
 HopKey = tuple[str, str, str]  # venue, market (CEX symbol or pool address), source currency
 SEARCH_STEPS = 160
-"""Golden-section steps of the size search: enough to close a 1e30-wide bracket to adjacent
-integers (each step keeps 0.618 of it); the search stops as soon as it has."""
+"""Golden-section steps of the size search at most: enough to close a 1e30-wide bracket to
+adjacent integers (each step keeps 0.618 of it)."""
+SEARCH_REL_TOL = 1e-6
+"""The search stops when the bracket is this narrow relative to the input: profit is flat at
+its optimum, so a millionth of the input moves it by about a millionth squared."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +274,9 @@ def size_book_cycle(
         amounts = walk_books(cycle, books, fees, steps * unit)
         return amounts[-1] - amounts[0] - cost if amounts[-1] > 0 else float("-inf")
 
-    steps, best = maximize(profit, 1, int(max_in / unit), refine=SEARCH_STEPS)
+    steps, best = maximize(
+        profit, 1, int(max_in / unit), refine=SEARCH_STEPS, rel_tol=SEARCH_REL_TOL
+    )
     if best <= 0.0:
         return None
     amounts = walk_books(cycle, books, fees, steps * unit)
@@ -313,7 +318,7 @@ def size_pool_cycle(
             return float("-inf")
         return float(amounts[-1] - amount - cost_raw(amount))
 
-    amount, _ = maximize(profit, 1, max_in, refine=SEARCH_STEPS)
+    amount, _ = maximize(profit, 1, max_in, refine=SEARCH_STEPS, rel_tol=SEARCH_REL_TOL)
     if amount <= 0:
         return None
     amounts = walk_pools(cycle, pools, states, amount)
