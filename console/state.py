@@ -20,7 +20,7 @@ from typing import Any
 from core.door import (
     BookTop,
     BorrowerView,
-    LegView,
+    LegSummary,
     OpportunityView,
     Snapshot,
     SpreadView,
@@ -105,7 +105,7 @@ class OpportunityLine:
 
 
 # The door's own rows, drawn as they come.
-LegLine = LegView
+LegLine = LegSummary
 TradeLine = TradeSummary
 LiquidationLine = BorrowerView
 

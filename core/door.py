@@ -66,7 +66,7 @@ class OpportunityView:
 
 
 @dataclass(frozen=True, slots=True)
-class LegView:
+class LegSummary:
     role: str
     venue: str
     side: str
@@ -83,7 +83,7 @@ class TradeSummary:
     buy_venue: str
     sell_venue: str
     state: str
-    legs: tuple[LegView, ...]
+    legs: tuple[LegSummary, ...]
     realized_pnl: Decimal | None  # USD where the executor values it, else quote currency
     started_at: float
     finished_at: float | None

@@ -22,7 +22,7 @@ from core.door import (
     CommandResult,
     FeedView,
     Kill,
-    LegView,
+    LegSummary,
     OpportunityView,
     Reject,
     Resume,
@@ -258,7 +258,9 @@ def trade_summary(t: TradeView) -> TradeSummary:
         sell_venue=t.sell_venue,
         state=t.status,
         legs=tuple(
-            LegView(leg.role, leg.venue, leg.side, leg.amount, leg.filled, leg.average, leg.status)
+            LegSummary(
+                leg.role, leg.venue, leg.side, leg.amount, leg.filled, leg.average, leg.status
+            )
             for leg in t.legs
         ),
         # USD when the executor values it, else the quote currency's PnL.
