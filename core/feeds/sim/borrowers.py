@@ -14,7 +14,6 @@ from ETH that anvil_setBalance gives them.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -219,12 +218,6 @@ class BorrowerSim:
         if new_borrowers:
             self.open_positions([self.edge_spec(NEW_BORROWER_HF) for _ in range(new_borrowers)])
         return moved
-
-    async def atick(
-        self, fair_usd: Mapping[str, Decimal | float], new_borrowers: int = 0
-    ) -> list[str]:
-        """`tick` off the event loop (it waits for receipts)."""
-        return await asyncio.to_thread(self.tick, fair_usd, new_borrowers)
 
 
 def _withdrawal(spec: BorrowerSpec, market: Market, debt_usd: float) -> tuple[str, int] | None:
