@@ -162,6 +162,11 @@ def _spawn_anvil(
                 str(DEV_BALANCE_ETH),
                 "--config-out",
                 str(config_out),
+                # Past its in-memory history anvil writes every old block's state to
+                # ~/.foundry/anvil/tmp (~1.5 MB a block) and never removes it: a test run or an
+                # afternoon of the sim left gigabytes there. Old states are dropped instead.
+                "--max-persisted-states",
+                "0",
             ]
             if block_time_s > 0:
                 args = [*args, "--block-time", str(block_time_s)]
