@@ -371,6 +371,9 @@ class ArbdeskApp(App[int]):
             self.notify("no opportunity selected", severity="warning")
             return
         o = row.view
+        if o.kind == "cycle":
+            self._approve(o.id, f"cycle {o.symbol} on {o.buy_venue}: " + "; ".join(o.hops))
+            return
         self._approve(o.id, f"{o.symbol} buy {o.buy_venue} sell {o.sell_venue}")
 
     # Not exclusive: cancelling an approve that is placing orders would leave legs unknown;

@@ -63,6 +63,8 @@ class OpportunityView:
     net_bps: float
     net_profit_usd: float
     expires_at: float
+    kind: str = "spread"  # "cycle": symbol is the path, size / the vwaps are start amounts
+    hops: tuple[str, ...] = ()  # a cycle's hops, "buy BTC/USDT@simex: 25000 USDT -> 0.26 BTC"
 
 
 @dataclass(frozen=True, slots=True)

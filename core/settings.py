@@ -157,6 +157,31 @@ class ThresholdSettings(_Section):
     """Largest price move between detection and fill that a leg may take, in basis points."""
 
 
+class CycleSettings(_Section):
+    """Multi-hop cycles within one venue (USDT -> BTC -> ETH -> USDT)."""
+
+    enabled: bool = True
+    """Look for cycles at all."""
+
+    max_hops: int = Field(default=3, ge=3, le=4)
+    """Longest cycle searched, in hops (3 = triangles; 4 also finds four-market loops)."""
+
+    min_profit_bps: float = Field(default=5.0, ge=0, le=10_000)
+    """Minimum net profit of a cycle, after every hop's taker fee, in basis points of the
+    start amount (cycles pay three or four fees, so they get their own bar)."""
+
+    start_currencies: list[str] = Field(default_factory=lambda: ["USDT", "USDC", "BTC", "ETH"])
+    """Currencies a cycle may start and end in: those held as inventory."""
+
+    @field_validator("start_currencies")
+    @classmethod
+    def _currencies(cls, value: list[str]) -> list[str]:
+        cleaned = [c.strip().upper() for c in value]
+        if not cleaned or any(not c or "/" in c for c in cleaned):
+            raise ValueError("start_currencies needs one or more currency codes, e.g. ['USDT']")
+        return cleaned
+
+
 class DetectorSettings(_Section):
     """How the opportunity detector runs."""
 
@@ -423,6 +448,7 @@ class Settings(BaseSettings):
 
     thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
+    cycles: CycleSettings = Field(default_factory=CycleSettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)

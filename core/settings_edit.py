@@ -20,7 +20,7 @@ from core.settings import Settings, SettingsError, format_validation_error
 
 # Sections whose fields the console may edit while running (everything that is a threshold or
 # a limit). Venue lists, mode and paths need a restart and are edited in the file.
-EDITABLE_SECTIONS = ("thresholds", "risk", "execution", "detector")
+EDITABLE_SECTIONS = ("thresholds", "cycles", "risk", "execution", "detector")
 _SCALARS = (bool, int, float, str)
 # Switched with their own key and confirmation (`A` asks in live mode), for the session only;
 # the editor must not offer a way around that.

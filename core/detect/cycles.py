@@ -152,6 +152,10 @@ class CycleIndex:
             self.weight[key] = weight
         self._dirty.update(self.through.get(key, ()))
 
+    def touch_all(self) -> None:
+        """Have the next `profitable` re-sum every cycle (a periodic sweep)."""
+        self._dirty.update(range(len(self.cycles)))
+
     def profitable(self, min_bps: float = 0.0) -> list[tuple[Cycle, float]]:
         """The cycles touched since the last call whose marginal return beats `min_bps`, as
         (cycle, return in bps at the margin), best first. Untouched cycles are not looked at:

@@ -25,6 +25,7 @@ from loguru import logger
 from core.book import OrderBook
 from core.bus import EventBus
 from core.deploy.devnet import Devnet
+from core.detect.cycle_scan import BookCycleDetector, CycleOpportunity
 from core.detect.liquidations import LiquidationOpportunity
 from core.detect.opportunity import Opportunity
 from core.detect.spread import SpreadDetector
@@ -39,6 +40,7 @@ from core.events import (
     OpportunityExpired,
     OpportunityFound,
 )
+from core.execute.cycle_trader import CycleTrader
 from core.execute.executor import Executor
 from core.execute.gate import OrderGate
 from core.execute.liquidation_gate import liquidate_gated, liquidations_tradeable
@@ -124,6 +126,9 @@ class Engine:
             clock=clock,
         )
         self.board = OpportunityBoard()
+        self.cycles: BookCycleDetector | None = None
+        """Triangles and longer cycles within one venue, built once the feeds' books exist."""
+        self.cycle_trader: CycleTrader | None = None
         self.exchanges: dict[str, Any] = {}
         self.sim_market: Any = None
         self.started_at = 0.0
@@ -166,6 +171,13 @@ class Engine:
         self.exchanges = self._feeds.exchanges
         for (venue, symbol), book in self._feeds.books.items():
             self.books.setdefault(symbol, {})[venue] = book
+        self.cycles = BookCycleDetector(
+            self.books,
+            self.taker_fee_bps,
+            self.settings.thresholds,
+            self.settings.cycles,
+            clock=self.clock,
+        )
         if trading:
             await self._start_trading()
         await self._start_onchain()
@@ -195,6 +207,15 @@ class Engine:
             unknown_order_grace_s=settings.execution.unknown_order_grace_s,
         )
         self.gate = executor.gate  # the one gate of every route kind, liquidations too
+        self.cycle_trader = CycleTrader(
+            executor.path,
+            order_venues,
+            self.books,
+            settings.execution,
+            settings.thresholds,
+            settings.cycles,
+            clock=self.clock,
+        )
         # Orders a previous run left open are settled with their venues before any new trade:
         # the executor becomes visible (to approve and auto mode) only after reconciliation.
         report = await reconcile(self.journal, order_venues, clock=self.clock)
@@ -473,6 +494,10 @@ class Engine:
         )
         for opportunity in self.detector.check_symbol(symbol, venue):
             self._on_opportunity(opportunity)
+        if self.cycles is not None:
+            self.cycles.on_book(venue, symbol)
+            for cycle in self.cycles.scan():
+                self._on_opportunity(cycle)
 
     def _on_opportunity(self, opportunity: Opportunity) -> None:
         stored, refreshed = self.board.offer(opportunity)
@@ -507,7 +532,11 @@ class Engine:
             return await self._submit_onchain(opportunity, how)
         assert self.executor is not None
         try:
-            submission = await self.executor.submit(opportunity)
+            if isinstance(opportunity, CycleOpportunity):
+                assert self.cycle_trader is not None
+                submission = await self.cycle_trader.submit(opportunity)
+            else:
+                submission = await self.executor.submit(opportunity)
         except Exception as exc:  # a venue helper raising must not lose the opportunity silently
             logger.exception("submit failed for {}", opportunity.id)
             submission = Submission(False, f"error: {type(exc).__name__}: {exc}", None)
@@ -537,6 +566,11 @@ class Engine:
         """One full detector sweep plus opportunity expiry (also called by tests)."""
         for opportunity in self.detector.sweep():
             self._on_opportunity(opportunity)
+        if self.cycles is not None:
+            # Every cycle re-summed: one still open is re-detected, so its TTL restarts.
+            self.cycles.index.touch_all()
+            for cycle in self.cycles.scan():
+                self._on_opportunity(cycle)
         self._sweep_onchain()
         self._sweep_lending()
         now = self.clock()
@@ -670,7 +704,9 @@ class Engine:
 
     def _propagate(self, path: str, value: Any) -> None:
         """The few settings that components copied at start-up follow a live edit too."""
-        if path == "detector.max_levels":
+        if path in ("cycles.max_hops", "cycles.enabled") and self.cycles is not None:
+            self.cycles.rebuild()
+        elif path == "detector.max_levels":
             self.detector.max_levels = value
         elif path == "thresholds.stale_after_ms":
             if self._feeds is not None:

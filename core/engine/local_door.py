@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from core.book import OrderBook
 from core.bus import EventBus, Subscription
+from core.detect.cycle_scan import CycleOpportunity
 from core.detect.opportunity import Opportunity
 from core.detect.top_of_book import SpreadRow
 from core.door import (
@@ -247,6 +248,13 @@ def opportunity_view(o: Opportunity) -> OpportunityView:
         net_bps=float(o.net_bps),
         net_profit_usd=float(o.net_profit_usd),
         expires_at=float(o.expires_at),
+        kind=o.kind,
+        hops=tuple(
+            f"{leg.label}: {leg.amount_in:.8g} {leg.src} -> {leg.amount_out:.8g} {leg.dst}"
+            for leg in o.legs
+        )
+        if isinstance(o, CycleOpportunity)
+        else (),
     )
 
 

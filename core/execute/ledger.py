@@ -171,7 +171,10 @@ class TradeLedger:
     ) -> OrderRecord:
         """Journal an order (committed) and say it is being sent."""
         unwinds = sum(o.role == "unwind" for o in trade.orders.values())
-        suffix = role[0] if role != "unwind" else f"u{unwinds + 1}"
+        # buy -> b, sell -> s, unwinds u1, u2, ...; a cycle's numbered hops h1, h2, ... as named.
+        suffix = role if role[1:].isdigit() else role[0]
+        if role == "unwind":
+            suffix = f"u{unwinds + 1}"
         record = self.runner.new_order(
             client_order_id=f"arb-{trade.id}-{suffix}",
             trade_id=trade.id,
