@@ -101,9 +101,23 @@ def enumerate_cycles(
         out.setdefault(hop.src, []).append(hop)
     cycles: list[Cycle] = []
 
-    def walk(start: str, at: str, path: list[Hop], seen: set[str]) -> None:
+    back: dict[tuple[str, str], list[Hop]] = {}
+    for hops_from in out.values():
+        for hop in hops_from:
+            back.setdefault((hop.src, hop.dst), []).append(hop)
+
+    def walk(
+        start: str, at: str, path: list[Hop], seen: set[str], used: set[tuple[str, str]]
+    ) -> None:
+        if len(path) + 1 == max_hops:  # the last hop can only close: look it up, not scan
+            if max_hops >= min_hops:
+                for hop in back.get((at, start), ()):
+                    if (hop.venue, hop.market) not in used:
+                        cycles.append(Cycle(start, (*path, hop)))
+            return
         for hop in out.get(at, ()):
-            if any(h.market == hop.market and h.venue == hop.venue for h in path):
+            market = (hop.venue, hop.market)
+            if market in used:
                 continue
             if hop.dst == start:
                 if len(path) + 1 >= min_hops:
@@ -112,13 +126,15 @@ def enumerate_cycles(
             if hop.dst in seen or len(path) + 1 >= max_hops:
                 continue
             seen.add(hop.dst)
+            used.add(market)
             path.append(hop)
-            walk(start, hop.dst, path, seen)
+            walk(start, hop.dst, path, seen, used)
             path.pop()
+            used.discard(market)
             seen.discard(hop.dst)
 
     for start in dict.fromkeys(starts):
-        walk(start, start, [], {start})
+        walk(start, start, [], {start}, set())
     return cycles
 
 

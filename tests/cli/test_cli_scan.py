@@ -71,7 +71,9 @@ def test_scan_json_lines(tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     assert lines, f"no opportunity in {SECONDS}s at seed 11; stderr: {proc.stderr}"
     objects = [json.loads(line) for line in lines]
-    assert all(isinstance(o, dict) and o.get("kind") in ("spread", "cycle", "liquidation") for o in objects)
+    assert all(
+        isinstance(o, dict) and o.get("kind") in ("spread", "cycle", "liquidation") for o in objects
+    )
     spreads = [o for o in objects if o["kind"] == "spread"]
     assert spreads, "no spread opportunity"
     ids = set()
