@@ -143,13 +143,12 @@ class BookCycleDetector:
                     self._hops[(venue, symbol)] = pair
                     hops.extend(pair)
             cycles.extend(
-                c
-                for c in enumerate_cycles(
+                enumerate_cycles(
                     hops, self.settings.start_currencies, self.settings.max_hops, min_hops=3
                 )
             )
         self.index = CycleIndex(cycles)
-        for (venue, symbol), _pair in self._hops.items():
+        for venue, symbol in self._hops:
             self.on_book(venue, symbol)
 
     @property

@@ -24,7 +24,6 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
 
 from core.book import OrderBook
 from core.detect.cycle_scan import CycleLeg, CycleOpportunity
@@ -32,7 +31,7 @@ from core.detect.cycles import Hop, book_hop_out
 from core.events import TradeUnwinding
 from core.execute.cycle_pnl import account_cycle
 from core.execute.executor import taker_rate
-from core.execute.ledger import dust_reason
+from core.execute.ledger import dust_reason, usd_per_quote
 from core.execute.order_path import IN_FLIGHT, OrderPath, Refused
 from core.execute.trades import ZERO, LegOutcome, Submission, Trade, Venue
 from core.money import D
@@ -87,22 +86,22 @@ class CycleTrader:
             amount_in = self._recheck(opp, min(D(opp.size), have))
             decision = self.path.admit(opp)
             hold = self.path.reservations.hold([(opp.buy_venue, opp.start, amount_in)])
-            try:
-                trade = self.path.start(
+            resized = amount_in < D(opp.size)
+            trade, sent = self.path.launch(
+                key,
+                decision,
+                hold,
+                lambda: self.path.start(
                     opp,
                     amount_in,
                     D(opp.buy_vwap),
                     D(opp.sell_vwap),
-                    reason="resized to current depth or funds" if amount_in < D(opp.size) else "",
-                )
-                sent = asyncio.get_running_loop().create_future()
-                task = asyncio.create_task(self._run(trade, opp, amount_in, decision, sent, hold))
-                self.path.track(trade.id, key, task)
-                started = True
-            except BaseException:
-                self.path.gate.release(decision)
-                self.path.reservations.release(hold)
-                raise
+                    reason="resized to current depth or funds" if resized else "",
+                ),
+                lambda trade, sent: self._run(trade, opp, amount_in, decision, sent),
+                "cycle",
+            )
+            started = True
             await asyncio.shield(sent)
             return Submission(True, "first hop sent", trade.id)
         except Refused as exc:
@@ -116,11 +115,8 @@ class CycleTrader:
         submission = await self.submit(opp)
         if not submission.accepted or submission.trade_id is None:
             return submission
-        task = self.path.task(submission.trade_id)
-        if task is not None:
-            await asyncio.shield(task)
-        trade = next(t for t in self.path.finished if t.id == submission.trade_id)
-        return trade
+        await self.path.wait(submission.trade_id)
+        return next(t for t in self.path.finished if t.id == submission.trade_id)
 
     def _recheck(self, opp: CycleOpportunity, amount_in: Decimal) -> Decimal:
         now = self.path.check_open(opp)
@@ -138,7 +134,7 @@ class CycleTrader:
                 raise Refused(f"{leg.symbol} on {leg.venue} no longer has the depth")
         net = amount - float(amount_in)
         bps = net / float(amount_in) * 1e4
-        usd = opp.net_profit_usd / opp.net_profit if opp.net_profit else 0.0
+        usd = float(usd_per_quote(opp))
         if bps < self.cycles.min_profit_bps - BPS_TOLERANCE:
             raise Refused(
                 f"no longer profitable at current depth: net {bps:.1f} bps after fees "
@@ -160,19 +156,10 @@ class CycleTrader:
         amount_in: Decimal,
         decision: Decision,
         sent: asyncio.Future[None],
-        hold: Any,
     ) -> Trade:
-        try:
-            await self._hops(trade, opp, amount_in, decision, sent)
-            self._finish(trade, opp, decision)
-        except BaseException as exc:
-            if not sent.done():
-                sent.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
-            why = f"cycle stopped mid-trade ({type(exc).__name__}: {exc}); check the venue"
-            self.path.abort(trade, decision, why)
-            raise
-        finally:
-            self.path.reservations.release(hold)
+        """Every hop, any unwind, the finish (a raise here is aborted by the path)."""
+        await self._hops(trade, opp, amount_in, decision, sent)
+        self._finish(trade, opp, decision)
         return trade
 
     async def _hops(
@@ -257,18 +244,17 @@ class CycleTrader:
         direct market; a remainder it cannot take (dust, no market) stays in the residual."""
         venue = opp.buy_venue
         exchange = self._exchange(venue)
-        direct = f"{currency}/{opp.start}"
-        inverse = f"{opp.start}/{currency}"
-        if direct in self.books and venue in self.books[direct]:
-            symbol, side, quantity = direct, "sell", float(left)
-            price = self.books[direct][venue].best_bid_price
-        elif inverse in self.books and venue in self.books[inverse]:
-            ask = self.books[inverse][venue].best_ask_price
-            fee = taker_rate(exchange, inverse)
-            symbol, side, price = inverse, "buy", ask
-            quantity = float(left) / (ask * (1.0 + fee)) if ask else 0.0
-        else:
+        market = self._start_market(venue, currency, opp.start)
+        if market is None:
             return
+        symbol, book, currency_is_base = market
+        if currency_is_base:  # CUR/START: sell it into the bids
+            side, quantity, price = "sell", float(left), book.best_bid_price
+        else:  # START/CUR: buy the start currency with it
+            ask = book.best_ask_price
+            fee = taker_rate(exchange, symbol)
+            side, price = "buy", ask
+            quantity = float(left) / (ask * (1.0 + fee)) if ask else 0.0
         if not price or quantity <= 0:
             return
         try:
@@ -340,33 +326,43 @@ class CycleTrader:
         position a human must look at, not dust."""
         exchange = self._exchange(opp.buy_venue)
         for currency, amount in residual.items():
-            symbol = f"{currency}/{opp.start}"
-            if symbol not in self.books:
-                symbol = f"{opp.start}/{currency}"
-                if symbol not in self.books:
-                    return True  # cannot be flattened here at all
-            book = self.books[symbol].get(opp.buy_venue)
-            price = book.mid() if book is not None else None
+            market = self._start_market(opp.buy_venue, currency, opp.start)
+            if market is None:
+                return True  # cannot be flattened here at all
+            symbol, book, currency_is_base = market
+            price = book.mid()
             if price is None:
                 return True
-            quantity = abs(amount) if symbol.startswith(currency) else abs(amount) / D(price)
+            quantity = abs(amount) if currency_is_base else abs(amount) / D(price)
             if dust_reason(exchange, opp.buy_venue, symbol, str(quantity), D(price)) is None:
                 return True
         return False
 
     def _value_fn(self, opp: CycleOpportunity) -> Callable[[str, Decimal], Decimal | None]:
         def value(currency: str, amount: Decimal) -> Decimal | None:
-            for symbol, invert in (
-                (f"{currency}/{opp.start}", False),
-                (f"{opp.start}/{currency}", True),
-            ):
-                book = self.books.get(symbol, {}).get(opp.buy_venue)
-                mid = book.mid() if book is not None else None
-                if mid:
-                    return amount / D(mid) if invert else amount * D(mid)
-            return None
+            market = self._start_market(opp.buy_venue, currency, opp.start)
+            if market is None:
+                return None
+            _symbol, book, currency_is_base = market
+            mid = book.mid()
+            if not mid:
+                return None
+            return amount * D(mid) if currency_is_base else amount / D(mid)
 
         return value
+
+    def _start_market(
+        self, venue: str, currency: str, start: str
+    ) -> tuple[str, OrderBook, bool] | None:
+        """The venue's direct market between `currency` and the start currency, as (symbol,
+        book, whether `currency` is its base): CUR/START first, else START/CUR; None if
+        neither trades there. Unwinds, residual checks and dust values all go through it."""
+        pairs = ((f"{currency}/{start}", True), (f"{start}/{currency}", False))
+        for symbol, currency_is_base in pairs:
+            book = self.books.get(symbol, {}).get(venue)
+            if book is not None:
+                return symbol, book, currency_is_base
+        return None
 
     # -- lookups -----------------------------------------------------------------------------
 

@@ -48,7 +48,6 @@ from core.execute.ledger import dust_reason, dust_value, usd_per_quote
 from core.execute.legs import UNKNOWN_GRACE_S, LegRunner
 from core.execute.order_path import IN_FLIGHT, OrderPath, Refused
 from core.execute.pnl import account
-from core.execute.reserve import Hold
 from core.execute.trades import ExecutorStats, LegOutcome, Submission, Trade, TradeView, Venue
 from core.journal import Journal
 from core.money import D
@@ -154,20 +153,15 @@ class Executor:
             need = self._check_balances(opportunity, plan, *balances)
             decision = self.path.admit(opportunity)
             hold = self.reservations.hold(need)
-            trade: Trade | None = None
-            try:
-                trade = self._start(opportunity, plan)
-                sent = asyncio.get_running_loop().create_future()
-                task = asyncio.create_task(self._run(trade, plan, decision, sent, hold))
-                self.path.track(trade.id, key, task)
-                started = True
-            except BaseException:
-                # Nothing was sent: the permit and the funds go back, never leak.
-                self.gate.release(decision)
-                self.reservations.release(hold)
-                if trade is not None:
-                    self.active.pop(trade.id, None)
-                raise
+            trade, sent = self.path.launch(
+                key,
+                decision,
+                hold,
+                lambda: self._start(opportunity, plan),
+                lambda trade, sent: self._run(trade, plan, decision, sent),
+                "executor",
+            )
+            started = True
             # Shielded: a caller that gives up waiting must not cancel the hand-over to _run.
             await asyncio.shield(sent)
             return Submission(True, "legs sent", trade.id)
@@ -182,17 +176,13 @@ class Executor:
         submission = await self.submit(opportunity)
         if not submission.accepted or submission.trade_id is None:
             return submission
-        task = self.path.task(submission.trade_id)
-        if task is not None:
-            await asyncio.shield(task)
+        await self.path.wait(submission.trade_id)
         view = self.trade(submission.trade_id)
         assert view is not None
         return view
 
     async def wait(self, trade_id: str) -> TradeView | None:
-        task = self.path.task(trade_id)
-        if task is not None:
-            await asyncio.shield(task)
+        await self.path.wait(trade_id)
         return self.trade(trade_id)
 
     # -- re-check against the current books ----------------------------------------------------
@@ -341,16 +331,9 @@ class Executor:
         )
 
     async def _run(
-        self, trade: Trade, plan: Plan, decision: Decision, sent: asyncio.Future[None], hold: Hold
-    ) -> Trade:
-        try:
-            return await self._run_held(trade, plan, decision, sent)
-        finally:
-            self.reservations.release(hold)
-
-    async def _run_held(
         self, trade: Trade, plan: Plan, decision: Decision, sent: asyncio.Future[None]
     ) -> Trade:
+        """Both legs, the flatten and the finish (a raise here is aborted by the path)."""
         # A kill (or a breaker opening) may have come in since the permit: nothing goes out.
         # From here to scheduling both sends there is no await.
         if refusal := self.gate.send_refusal(decision):
@@ -358,47 +341,39 @@ class Executor:
             if not sent.done():
                 sent.set_exception(Refused(refusal))
             return trade
-        try:
-            buy = self.ledger.order(
-                trade,
-                "buy",
-                trade.buy_venue,
-                trade.symbol,
-                "buy",
-                "limit",
-                plan.amount,
-                plan.buy_price,
-            )
-            sell = self.ledger.order(
-                trade,
-                "sell",
-                trade.sell_venue,
-                trade.symbol,
-                "sell",
-                "limit",
-                plan.amount,
-                plan.sell_price,
-            )
-            timeout = self.execution.leg_timeout_s
-            ioc = {"timeInForce": "IOC"}
-            legs = asyncio.gather(
-                self.legs.run(self._exchange(trade.buy_venue), buy, timeout_s=timeout, params=ioc),
-                self.legs.run(
-                    self._exchange(trade.sell_venue), sell, timeout_s=timeout, params=ioc
-                ),
-            )
-            if not sent.done():  # both create_order calls are scheduled: approval -> sent
-                sent.set_result(None)
-            buy_out, sell_out = await legs
-            for outcome in (buy_out, sell_out):
-                self._leg_done(trade, outcome)
-            await self._flatten(trade, buy_out, sell_out)
-            self._finish(trade, decision, buy_out, sell_out)
-        except BaseException as exc:
-            if not sent.done():
-                sent.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
-            self._abort(trade, decision, exc)
-            raise
+        buy = self.ledger.order(
+            trade,
+            "buy",
+            trade.buy_venue,
+            trade.symbol,
+            "buy",
+            "limit",
+            plan.amount,
+            plan.buy_price,
+        )
+        sell = self.ledger.order(
+            trade,
+            "sell",
+            trade.sell_venue,
+            trade.symbol,
+            "sell",
+            "limit",
+            plan.amount,
+            plan.sell_price,
+        )
+        timeout = self.execution.leg_timeout_s
+        ioc = {"timeInForce": "IOC"}
+        legs = asyncio.gather(
+            self.legs.run(self._exchange(trade.buy_venue), buy, timeout_s=timeout, params=ioc),
+            self.legs.run(self._exchange(trade.sell_venue), sell, timeout_s=timeout, params=ioc),
+        )
+        if not sent.done():  # both create_order calls are scheduled: approval -> sent
+            sent.set_result(None)
+        buy_out, sell_out = await legs
+        for outcome in (buy_out, sell_out):
+            self._leg_done(trade, outcome)
+        await self._flatten(trade, buy_out, sell_out)
+        self._finish(trade, decision, buy_out, sell_out)
         return trade
 
     def _leg_done(self, trade: Trade, outcome: LegOutcome) -> None:
@@ -495,10 +470,6 @@ class Executor:
         venue = trade.buy_venue if position > 0 else trade.sell_venue
         price = trade.buy_price if position > 0 else trade.sell_price
         return dust_reason(self._exchange(venue), venue, trade.symbol, float(abs(position)), price)
-
-    def _abort(self, trade: Trade, decision: Decision, exc: BaseException) -> None:
-        why = f"executor stopped mid-trade ({type(exc).__name__}: {exc}); check the venues"
-        self.path.abort(trade, decision, why)
 
     # -- kill switch and shutdown ---------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,7 @@ from core.events import Event
 from core.execute.gate import OrderGate
 from core.execute.ledger import Ending, TradeLedger
 from core.execute.legs import LegRunner
-from core.execute.reserve import Reservations
+from core.execute.reserve import Hold, Reservations
 from core.execute.trades import ZERO, ExecutorStats, Submission, Trade, TradeView
 from core.journal import Journal
 from core.risk import CircuitBreaker, Decision
@@ -193,6 +193,61 @@ class OrderPath:
 
     def task(self, trade_id: str) -> asyncio.Task[Any] | None:
         return self._tasks.get(trade_id)
+
+    def launch(
+        self,
+        key: RouteKey,
+        decision: Decision,
+        hold: Hold,
+        start: Callable[[], Trade],
+        run: Callable[[Trade, asyncio.Future[None]], Awaitable[Any]],
+        what: str,
+    ) -> tuple[Trade, asyncio.Future[None]]:
+        """Start a trade (`start`, e.g. `self.start(...)`) and the task that runs its legs
+        (`run(trade, sent)`, which resolves `sent` once its first send is scheduled): the
+        adapter awaits `sent` shielded. If this raises, nothing was sent: the permit and the
+        funds go back and the trade leaves the active list. If `run` raises, the trade is
+        aborted (`needs_attention`, naming `what` stopped); the funds go back when it ends."""
+        trade: Trade | None = None
+        try:
+            trade = start()
+            sent = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._guarded(trade, decision, hold, sent, run, what))
+            self.track(trade.id, key, task)
+        except BaseException:
+            self.gate.release(decision)
+            self.reservations.release(hold)
+            if trade is not None:
+                self.active.pop(trade.id, None)
+            raise
+        return trade, sent
+
+    async def _guarded(
+        self,
+        trade: Trade,
+        decision: Decision,
+        hold: Hold,
+        sent: asyncio.Future[None],
+        run: Callable[[Trade, asyncio.Future[None]], Awaitable[Any]],
+        what: str,
+    ) -> Trade:
+        try:
+            await run(trade, sent)
+        except BaseException as exc:
+            if not sent.done():
+                sent.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+            why = f"{what} stopped mid-trade ({type(exc).__name__}: {exc}); check the venues"
+            self.abort(trade, decision, why)
+            raise
+        finally:
+            self.reservations.release(hold)
+        return trade
+
+    async def wait(self, trade_id: str) -> None:
+        """Until the trade's task ends (shielded: giving up waiting never cancels it)."""
+        task = self._tasks.get(trade_id)
+        if task is not None:
+            await asyncio.shield(task)
 
     def abort(self, trade: Trade, decision: Decision, why: str) -> None:
         """A bug or a cancellation mid-trade: `needs_attention`, never silent, never dropped
