@@ -304,3 +304,17 @@ def test_a_bad_file_stops_the_other_commands_too(
         code, out, err = check_config([command, "--config", str(path)], capsys)
         assert code != 0 and out == ""
         assert "thresholds.min_profit_bps = -3:" in err
+
+
+@pytest.mark.parametrize("currencies", ["[]", '["USDT", "BTC/USDT"]', '[""]'])
+def test_bad_cycle_start_currencies_are_refused(tmp_path: Path, currencies: str) -> None:
+    path = write(tmp_path, f"[cycles]\nstart_currencies = {currencies}\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    (line,) = info.value.problems
+    assert line.startswith("cycles.start_currencies = ") and "currency codes" in line, line
+
+
+def test_cycle_start_currencies_are_upper_cased(tmp_path: Path) -> None:
+    path = write(tmp_path, '[cycles]\nstart_currencies = [" usdt", "eth"]\n')
+    assert load_settings(path).cycles.start_currencies == ["USDT", "ETH"]
