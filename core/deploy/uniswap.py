@@ -47,7 +47,9 @@ TOKENS: tuple[tuple[str, int, Fraction], ...] = (
 )
 WETH_USD = Fraction(3_400)
 
-# V2 pairs: (base, quote, USD depth per side) on each V2 exchange.
+# V2 pairs: (base, quote, USD depth per side) on each V2 exchange. Both exchanges are the
+# official UniswapV2Factory / Router02 bytecode (SushiSwap's is the same code), so the pools the
+# cycle search chains together across DEXes run the real pair contract on every hop.
 V2_EXCHANGES: dict[str, tuple[int, tuple[tuple[str, str, int], ...]]] = {
     "uniswap_v2": (
         30,
@@ -58,6 +60,10 @@ V2_EXCHANGES: dict[str, tuple[int, tuple[tuple[str, str, int], ...]]] = {
             ("WBTC", "WETH", 3_000_000),
             ("LINK", "WETH", 1_000_000),
             ("DAI", "USDC", 2_000_000),
+            ("WBTC", "USDT", 1_500_000),
+            ("LINK", "USDC", 800_000),
+            ("USDT", "USDC", 2_000_000),
+            ("DAI", "WETH", 1_000_000),
         ),
     ),
     "sushiswap": (
@@ -67,19 +73,32 @@ V2_EXCHANGES: dict[str, tuple[int, tuple[tuple[str, str, int], ...]]] = {
             ("WBTC", "USDC", 1_500_000),
             ("WBTC", "WETH", 1_000_000),
             ("LINK", "WETH", 500_000),
+            ("WETH", "USDT", 1_000_000),
+            ("WBTC", "USDT", 600_000),
+            ("LINK", "USDC", 400_000),
+            ("DAI", "USDC", 800_000),
         ),
     ),
 }
 
-V3_FEE_SPACING = {500: 10, 3000: 60}
+# The three fee tiers the official UniswapV3Factory enables at deployment.
+V3_FEE_SPACING = {500: 10, 3000: 60, 10000: 200}
 V3_POOLS: tuple[tuple[str, str, int], ...] = (
     ("WETH", "USDC", 500),
     ("WETH", "USDC", 3000),
+    ("WETH", "USDC", 10000),
+    ("WETH", "USDT", 500),
+    ("WETH", "USDT", 3000),
     ("WBTC", "USDC", 500),
     ("WBTC", "USDC", 3000),
     ("WBTC", "WETH", 500),
     ("WBTC", "WETH", 3000),
+    ("WBTC", "WETH", 10000),
     ("LINK", "WETH", 3000),
+    ("LINK", "WETH", 10000),
+    ("LINK", "USDC", 3000),
+    ("USDT", "USDC", 500),
+    ("DAI", "USDC", 500),
 )
 # Positions per V3 pool: (lower, upper) tick offsets from the current tick, and USD per side.
 # Nested ranges make the liquidity change at many ticks; the one-sided ones sit wholly above

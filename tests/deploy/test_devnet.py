@@ -36,7 +36,9 @@ def test_manifest_describes_a_live_deployment(devnet: Devnet) -> None:
     assert {"WETH", "USDC", "USDT", "WBTC", "LINK"} <= set(m.tokens)
     assert (m.token("USDC").decimals, m.token("WBTC").decimals) == (6, 8)
     assert set(m.v2) == {"uniswap_v2", "sushiswap"}
-    assert {p.fee for p in m.v3.pools} == {500, 3000}
+    assert {p.fee for p in m.v3.pools} == {500, 3000, 10000}
+    # Enough pools for three- and four-hop cycles across two V2 DEXes and the V3 tiers.
+    assert sum(len(d.pairs) for d in m.v2.values()) + len(m.v3.pools) >= 30
     assert len(m.accounts) == 10 and m.accounts[0].address == m.deployer
     w3 = devnet.w3
     addresses = [m.weth, m.v3.factory, m.v3.quoter_v2, m.v3.swap_router, m.v3.position_manager]

@@ -166,7 +166,13 @@ async def test_rpc_down_then_back(devnet: Devnet) -> None:
             if feed.state is FeedState.DOWN:
                 break
         downs = [e for e in events if isinstance(e, FeedHealthChanged)]
-        assert {e.venue for e in downs} == {"uni-v2", "sushi", "uni-v3-500", "uni-v3-3000"}
+        assert {e.venue for e in downs} == {
+            "uni-v2",
+            "sushi",
+            "uni-v3-500",
+            "uni-v3-3000",
+            "uni-v3-10000",
+        }
         assert all(e.state is FeedState.DOWN and "RPC failed" in e.reason for e in downs)
         events.clear()
         feed.w3 = good
