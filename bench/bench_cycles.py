@@ -17,10 +17,15 @@ import time
 
 from bench.targets import target_line
 from core.amm.pools import DexPool, PoolData, V2State
-from core.amm.quote import mid_price
 from core.amm.tick_math import get_sqrt_ratio_at_tick
 from core.amm.v3 import PoolState
-from core.detect.cycles import CycleIndex, enumerate_cycles, pool_hops, size_pool_cycle
+from core.detect.cycles import (
+    CycleIndex,
+    enumerate_cycles,
+    pool_hops,
+    pool_rates,
+    size_pool_cycle,
+)
 
 E18 = 10**18
 
@@ -44,12 +49,6 @@ def pools_and_states(
     return pools, states
 
 
-def rates(pool: DexPool, state: V2State) -> tuple[float, float]:
-    price = mid_price(pool, state) or 0.0
-    keep = 1 - pool.fee / 10_000
-    return price * keep, (keep / price if price else 0.0)
-
-
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     pools, states = pools_and_states(n, tokens=60)
@@ -68,7 +67,7 @@ def main() -> None:
         index = CycleIndex(cycles)
         t0 = time.perf_counter()
         for p in pools:
-            forward, back = rates(p, states[p.address])
+            forward, back = pool_rates(p, states[p.address])
             h1, h2 = pool_hops(p)
             index.set_rate(h1.key, forward)
             index.set_rate(h2.key, back)
@@ -88,7 +87,7 @@ def main() -> None:
         states[p.address] = s = V2State(s.reserve0, int(s.reserve1 * rng.uniform(0.999, 1.001)))
         before = index.evaluated
         t0 = time.perf_counter()
-        forward, back = rates(p, s)
+        forward, back = pool_rates(p, s)
         h1, h2 = pool_hops(p)
         index.set_rate(h1.key, forward)
         index.set_rate(h2.key, back)

@@ -29,6 +29,9 @@ GAS_ARB_WALLET = 205_000
 GAS_ARB_FLASH_EXTRA = 55_000
 """Extra gas of a flash over the wallet route, the dearer of the two (devnet receipts:
 flashV2 181,846 - cheaper than the wallet route, no transferFrom; flashV3 258,657)."""
+GAS_CYCLE_EXTRA_HOP = 110_000
+"""A FlashArbitrage cycle's gas per hop beyond two, until a cycle of that length has a receipt
+(a pool swap inside the contract, V3 the dearer: tick crossings and the callback)."""
 
 
 class GasTable:
@@ -54,9 +57,22 @@ class GasTable:
     def swap(self, kind: str) -> int:
         return self.units[kind]
 
+    def cycle(self, mode: str, hops: int) -> int:
+        """A FlashArbitrage cycle of `hops` hops funded by `mode`: its last receipt, else the
+        two-hop route of that funding plus a fallback per extra hop."""
+        measured = self.units.get(cycle_kind(mode, hops))
+        if measured is not None:
+            return measured
+        return self.units[mode] + max(0, hops - 2) * GAS_CYCLE_EXTRA_HOP
+
     def routes(self) -> dict[str, int]:
         """Gas per funding route, for core.detect.capital_source.choose_funding."""
         return {mode: self.units[mode] for mode in ("wallet", "flash_v2", "flash_v3")}
+
+
+def cycle_kind(mode: str, hops: int) -> str:
+    """The GasTable kind of a cycle's receipts: 'wallet:3', 'flash_v3:4'..."""
+    return f"{mode}:{hops}"
 
 
 @dataclass(frozen=True, slots=True)

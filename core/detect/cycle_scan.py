@@ -67,7 +67,8 @@ class CycleOpportunity(Opportunity):
     @property
     def key(self) -> tuple[str, str, str]:
         """The loop, whichever currency it starts from: its rotations are one board row."""
-        return ("cycle", self.buy_venue, ",".join(sorted(leg.label for leg in self.legs)))
+        venues = ",".join(sorted({leg.venue for leg in self.legs}))
+        return ("cycle", venues, ",".join(sorted(leg.label for leg in self.legs)))
 
     @property
     def symbols(self) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from core.amm.pools import DexPool, PoolData, V2State
-from core.amm.quote import maximize, quote_exact_in
+from core.amm.quote import maximize, mid_price, quote_exact_in
 from core.book import OrderBook
 
 HopKey = tuple[str, str, str]  # venue, market (CEX symbol or pool address), source currency
@@ -209,6 +209,14 @@ def book_rate(book: OrderBook, hop: Hop, taker_fee: float) -> float | None:
 
 
 # -- exact sizing ------------------------------------------------------------------------------
+
+
+def pool_rates(pool: DexPool, state: PoolData) -> tuple[float, float]:
+    """Marginal rates of the pool's two hops after its fee (token1 per token0, token0 per
+    token1, in whole units); 0.0 for an empty pool."""
+    price = mid_price(pool, state) or 0.0
+    keep = 1.0 - pool.fee_bps / 1e4
+    return price * keep, (keep / price if price else 0.0)
 
 
 def book_hop_out(book: OrderBook, hop: Hop, amount_in: float, taker_fee: float) -> float:
