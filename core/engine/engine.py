@@ -704,8 +704,11 @@ class Engine:
 
     def _propagate(self, path: str, value: Any) -> None:
         """The few settings that components copied at start-up follow a live edit too."""
-        if path in ("cycles.max_hops", "cycles.enabled") and self.cycles is not None:
-            self.cycles.rebuild()
+        if path in ("cycles.max_hops", "cycles.enabled", "cycles.start_currencies"):
+            if self.cycles is not None:
+                self.cycles.rebuild()
+            if self.onchain is not None:
+                self.onchain.rebuild_cycles()
         elif path == "detector.max_levels":
             self.detector.max_levels = value
         elif path == "thresholds.stale_after_ms":

@@ -34,6 +34,7 @@ from core.deploy.devnet import Devnet
 from core.detect.cex_dex import CexDexDetector, DexPlan, row_symbol
 from core.detect.dex_dex import DexDexDetector, DexDexPlan
 from core.detect.opportunity import Opportunity
+from core.detect.pool_cycle_scan import PoolCycleDetector, PoolCyclePlan
 from core.detect.top_of_book import SpreadRow
 from core.detect.usd import UsdRates
 from core.events import EngineMessage, Event
@@ -51,6 +52,9 @@ _DEPOSIT = bytes.fromhex("d0e30db0")  # WETH9.deposit()
 _BALANCE_OF = bytes.fromhex("70a08231")
 _APPROVE = bytes.fromhex("095ea7b3")
 SIM_WETH_WRAP = 50_000 * 10**18
+
+
+Plan = DexPlan | DexDexPlan | PoolCyclePlan
 
 
 class OnChain:
@@ -92,12 +96,13 @@ class OnChain:
         self.flash_address: str | None = None
         self.cex_dex: CexDexDetector | None = None
         self.dex_dex: DexDexDetector | None = None
+        self.cycles: PoolCycleDetector | None = None
         self.fees = FeeOracle(settings.chain.priority_fee_gwei, settings.chain.max_fee_gwei)
         self.gas = GasTable()
         self.trader: OnChainTrader | None = None
         # Latest plan per (symbol, buy venue, sell venue): the board keeps the first
         # detection's id when it refreshes an opportunity, so plans are found by route.
-        self._plans: dict[tuple[str, str, str], DexPlan | DexDexPlan] = {}
+        self._plans: dict[tuple[str, str, str], Plan] = {}
         self._balances: dict[str, int] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self.venues: list[str] = []
@@ -156,6 +161,17 @@ class OnChain:
             usd_price=self._usd,
             wallet_balance=lambda token: self._balances.get(token, 0),
             route_gas=self.gas.routes,
+            clock=self.clock,
+        )
+        self.cycles = PoolCycleDetector(
+            pools,
+            self.feed.states,
+            self.settings.thresholds,
+            self.settings.cycles,
+            gas_price_in=self._gas_price_in,
+            usd_price=self._usd,
+            wallet_balance=lambda token: self._balances.get(token, 0),
+            cycle_gas=self.gas.cycle,
             clock=self.clock,
         )
         self._tasks.append(asyncio.create_task(self.feed.run(), name="pool-feed"))
@@ -330,23 +346,26 @@ class OnChain:
     # -- what the engine reads --------------------------------------------------------------
 
     def scan(self) -> list[Opportunity]:
-        """Run both detectors on the current pool states; plans are kept by opportunity id."""
+        """Run the detectors on the current pool states (CEX-DEX, DEX-DEX, pool cycles); plans
+        are kept by the opportunity's key."""
         if self.feed is None or self.cex_dex is None or self.dex_dex is None:
             return []
         if self.feed.state.value != "live":
             return []
         out: list[Opportunity] = []
-        found: list[tuple[Opportunity, DexPlan | DexDexPlan]] = [
+        found: list[tuple[Opportunity, Plan]] = [
             (f.opportunity, f.plan) for f in self.cex_dex.scan()
         ]
         found.extend((h.opportunity, h.plan) for h in self.dex_dex.scan())
+        if self.cycles is not None:
+            found.extend((c.opportunity, c.plan) for c in self.cycles.scan())
         for opportunity, plan in found:
             if self._fresh(plan):
                 self._plans[opportunity.key] = plan
                 out.append(opportunity)
         return out
 
-    def _fresh(self, plan: DexPlan | DexDexPlan) -> bool:
+    def _fresh(self, plan: Plan) -> bool:
         """False while one of the plan's pools has our trade in flight, or the feed has not yet
         applied the block of our last transaction there (the plan would be priced on a state
         that no longer exists, and fail)."""
@@ -366,6 +385,11 @@ class OnChain:
         if self.dex_dex is not None:
             rows.extend(self.dex_dex.rows.values())
         return rows
+
+    def rebuild_cycles(self) -> None:
+        """The cycle settings changed (max hops, start currencies): enumerate again."""
+        if self.cycles is not None:
+            self.cycles.rebuild()
 
     def handles(self, opportunity: Opportunity) -> bool:
         return opportunity.buy_venue in self.venues or opportunity.sell_venue in self.venues
@@ -410,7 +434,7 @@ class OnChain:
         return self.trader
 
     def _on_gas(self, kind: str, gas_used: int) -> None:
-        logger.debug("{} gas {} (receipt; was {})", kind, gas_used, self.gas.units[kind])
+        logger.debug("{} gas {} (receipt; was {})", kind, gas_used, self.gas.units.get(kind))
         self.gas.record(kind, gas_used, "receipt")
 
     def _report(self, opportunity: Opportunity, ok: bool, text: str) -> None:

@@ -14,6 +14,10 @@ is dust, valued at the price it was taken at (as the executor does).
 DEX-DEX: one FlashArbitrage transaction (atomic: all or nothing). Its two hops are journaled as
 the buy and sell legs, with the tx hash as the venue order id.
 
+Pool cycles: one FlashArbitrage `cycle*` transaction through three or four pools (atomic too);
+each hop is journaled as a leg `h1`, `h2`... before it is sent, and the PnL is the start
+token's flow (core.execute.cycle_pnl) net of gas and any flash premium.
+
 Amounts come from the receipt's Transfer logs in raw units and become Decimal exactly with the
 token's decimals (core.chain.transfers); gas paid (gasUsed x effectiveGasPrice, in wei) is
 converted to the quote currency at the current ETH price and charged as the leg's fee. Token
@@ -36,13 +40,15 @@ from core.amm.pools import DexPool
 from core.book import OrderBook
 from core.chain.artifacts import load
 from core.chain.transfers import received, sent, transfers, units
-from core.detect.cex_dex import DexPlan
+from core.detect.cex_dex import DexPlan, row_symbol
 from core.detect.dex_dex import DexDexPlan
 from core.detect.opportunity import Opportunity
+from core.detect.pool_cycle_scan import PoolCyclePlan, pool_side
 from core.events import (
     Event,
     TradeUnwinding,
 )
+from core.execute.cycle_pnl import account_cycle
 from core.execute.dex import DexLegs, Gate, TxResult, TxSendError
 from core.execute.executor import taker_rate
 from core.execute.ledger import dust_reason, dust_value
@@ -51,6 +57,7 @@ from core.execute.order_path import IN_FLIGHT, OrderPath, Refused
 from core.execute.pnl import account
 from core.execute.reserve import Hold
 from core.execute.trades import ZERO, LegOutcome, Submission, Trade, Venue
+from core.gas import cycle_kind
 from core.journal import Journal
 from core.money import D
 from core.records import FillRecord, OrderRecord, OrderStatus, TradeStatus
@@ -84,9 +91,16 @@ WALLET = "wallet"
 """The reservations' venue name of this account's on-chain token balances."""
 
 
-def plan_pools(plan: DexPlan | DexDexPlan) -> list[DexPool]:
+Plan = DexPlan | DexDexPlan | PoolCyclePlan
+
+
+def plan_pools(plan: Plan) -> list[DexPool]:
     """The pools a plan trades on (a flash lender only lends: its price does not move)."""
-    return [plan.pool] if isinstance(plan, DexPlan) else [plan.buy, plan.sell]
+    if isinstance(plan, DexPlan):
+        return [plan.pool]
+    if isinstance(plan, PoolCyclePlan):
+        return list(plan.pools)
+    return [plan.buy, plan.sell]
 
 
 def flash_hop(pool: DexPool) -> tuple[str, int, int]:
@@ -160,7 +174,7 @@ class OnChainTrader:
 
     # -- entry -----------------------------------------------------------------------------
 
-    async def submit(self, opportunity: Opportunity, plan: DexPlan | DexDexPlan) -> Submission:
+    async def submit(self, opportunity: Opportunity, plan: Plan) -> Submission:
         """Gate, run and account one opportunity; returns when the trade has finished
         (`accepted` says a trade ran; `reason` what became of it, `trade_id` which)."""
         key = self.path.claim(opportunity)
@@ -174,7 +188,7 @@ class OnChainTrader:
         finally:
             self.path.unclaim(key)
 
-    async def _submit(self, opportunity: Opportunity, plan: DexPlan | DexDexPlan) -> Submission:
+    async def _submit(self, opportunity: Opportunity, plan: Plan) -> Submission:
         # The permit comes first (it trips a venue whose feed is bad, e.g. the RPC is down);
         # the checks that need the network follow, and give the permit back if they refuse.
         pools = plan_pools(plan)
@@ -183,6 +197,10 @@ class OnChainTrader:
             for pool in pools:
                 if pool.address in self.busy:
                     raise Refused(f"{pool.venue}: trade {self.busy[pool.address]} in flight there")
+            if isinstance(plan, PoolCyclePlan):  # the permit names the first and last hop
+                for pool in plan.pools[1:-1]:
+                    if why := self.gate.refusal((pool.venue,), row_symbol(pool), self.clock()):
+                        raise Refused(why)
             decision = self.path.admit(opportunity)
         except Refused as exc:
             return self.path.refuse(opportunity, str(exc))
@@ -195,7 +213,7 @@ class OnChainTrader:
                 self.busy.pop(pool.address, None)
 
     async def _prepared(
-        self, opportunity: Opportunity, plan: DexPlan | DexDexPlan, decision: Decision
+        self, opportunity: Opportunity, plan: Plan, decision: Decision
     ) -> Submission:
         order: _CexDexOrder | None = None
         holds: list[Hold] = []  # funds this trade counts on, held until it ends
@@ -203,6 +221,8 @@ class OnChainTrader:
             try:
                 if isinstance(plan, DexPlan):
                     order = await self._prepare_cex_dex(opportunity, plan, holds)
+                elif isinstance(plan, PoolCyclePlan):
+                    await self._prepare_cycle(plan, holds)
                 else:
                     await self._prepare_dex_dex(opportunity, plan, holds)
             except Refused as exc:
@@ -224,7 +244,7 @@ class OnChainTrader:
     async def _trade(
         self,
         opportunity: Opportunity,
-        plan: DexPlan | DexDexPlan,
+        plan: Plan,
         decision: Decision,
         order: _CexDexOrder | None,
     ) -> Submission:
@@ -236,6 +256,9 @@ class OnChainTrader:
                 assert order is not None
                 trade = self._start(opportunity, D(order.cex_amount))
                 run = self._run_cex_dex(trade, order, gate)
+            elif isinstance(plan, PoolCyclePlan):
+                trade = self._start(opportunity, units(plan.repay, plan.decimals[0]))
+                run = self._run_cycle(trade, plan, gate)
             else:
                 size = plan.amount_mid
                 token0 = plan.buy.token0
@@ -249,7 +272,10 @@ class OnChainTrader:
             self.busy[pool.address] = trade.id
         try:
             failed_venues = await run
-            self._finish(trade, decision, failed_venues)
+            if isinstance(plan, PoolCyclePlan):
+                self._finish_cycle(trade, decision, plan, failed_venues)
+            else:
+                self._finish(trade, decision, failed_venues)
         except BaseException as exc:
             self._abort(trade, decision, exc)
             raise
@@ -359,6 +385,13 @@ class OnChainTrader:
         if plan.funding.mode == "wallet":
             have = await self._wallet_balance(plan.token_x)
             self._hold_wallet(have, plan.token_x, plan.amount_in, holds)
+
+    async def _prepare_cycle(self, plan: PoolCyclePlan, holds: list[Hold]) -> None:
+        if self.flash_address is None:
+            raise Refused("FlashArbitrage is not deployed on this chain")
+        if plan.funding.mode == "wallet":
+            have = await self._wallet_balance(plan.token_x)
+            self._hold_wallet(have, plan.token_x, plan.amounts[0], holds)
 
     def _hold_wallet(self, have: int, token: str, amount: int, holds: list[Hold]) -> None:
         """Refuse unless the wallet holds `amount` raw `token` beyond what trades in flight
@@ -618,6 +651,120 @@ class OnChainTrader:
             args = [plan.token_x, plan.amount_in, buy, sell, plan.min_profit]
             data = self._flash.encode_abi("fromWallet", args)
         return await self.legs.sender.send(self.flash_address, bytes.fromhex(data[2:]), gate=gate)
+
+    # -- pool cycles -----------------------------------------------------------------------
+
+    async def _run_cycle(self, trade: Trade, plan: PoolCyclePlan, gate: Gate) -> list[str]:
+        """Journal every hop, send the one cycle transaction, and read each hop's amounts off
+        the receipt's transfers (what each pool took and gave)."""
+        assert self.flash_address is not None
+        mode = plan.funding.mode
+        start = plan.cycle.start
+        records = []
+        for i, (pool, hop) in enumerate(zip(plan.pools, plan.cycle.hops, strict=True)):
+            side = pool_side(pool, hop.src)
+            base = i + 1 if side == "buy" else i  # the base is what a buy gets, a sell gives
+            amount = str(units(plan.amounts[base], plan.decimals[base]))
+            records.append(
+                self.ledger.order(
+                    trade, f"h{i + 1}", pool.venue, pool.symbol, side, mode, amount, None
+                )
+            )
+        result = await self._try(self._send_cycle(plan, gate))
+        self._mined(result, list(plan.pools))
+        hops = len(plan.pools)
+        took, gave = [0] * hops, [0] * hops
+        premium = 0
+        if isinstance(result, TxResult) and result.ok:
+            moves = transfers(result.logs)
+            for i, pool in enumerate(plan.pools):
+                took[i] = received(moves, plan.tokens[i], pool.address)
+                gave[i] = sent(moves, plan.tokens[i + 1], pool.address)
+            lender = plan.funding.lender
+            if mode == "flash_v3" and lender is not None:
+                premium = received(moves, plan.token_x, lender) - sent(moves, plan.token_x, lender)
+            owner = received(moves, plan.token_x, self.me) - sent(moves, plan.token_x, self.me)
+            if owner != gave[-1] - took[0] - premium:
+                trade.reason = (
+                    f"owner received {owner} raw, the hops say {gave[-1] - took[0] - premium}"
+                )
+            if self.on_gas is not None:
+                self.on_gas(cycle_kind(mode, hops), result.gas_used)
+        gas, note = self._gas_fee(result, start) if isinstance(result, TxResult) else (ZERO, "")
+        if note:
+            trade.reason = note
+        for i, (pool, hop) in enumerate(zip(plan.pools, plan.cycle.hops, strict=True)):
+            spent = units(took[i], plan.decimals[i])
+            got = units(gave[i], plan.decimals[i + 1])
+            filled, cost = (got, spent) if pool_side(pool, hop.src) == "buy" else (spent, got)
+            # The premium is charged on the first hop's funding, the gas on the transaction's
+            # last hop, both in the start token.
+            fee = units(premium, plan.decimals[0]) if i == 0 else ZERO
+            if i == hops - 1:
+                fee += gas
+            record, fills = self._tx_order(records[i], result, filled, cost, fee, start)
+            self.ledger.leg_done(trade, record, fills)
+            records[i] = record
+        if all(r.status is OrderStatus.CLOSED for r in records):
+            return []
+        return list(dict.fromkeys(p.venue for p in plan.pools))
+
+    async def _send_cycle(self, plan: PoolCyclePlan, gate: Gate) -> TxResult:
+        assert self.flash_address is not None
+        hops = [flash_hop(pool) for pool in plan.pools]
+        mode = plan.funding.mode
+        if mode == "flash_v2":
+            args: list[Any] = [plan.token_x, hops, plan.borrow, plan.min_profit]
+            data = self._flash.encode_abi("cycleFlashV2", args)
+        elif mode == "flash_v3":
+            lender = to_checksum_address(plan.funding.lender or "")
+            args = [plan.token_x, lender, plan.amounts[0], hops, plan.min_profit]
+            data = self._flash.encode_abi("cycleFlashV3", args)
+        else:
+            approval = await self.legs.sender.ensure_allowance(
+                plan.token_x, self.flash_address, plan.amounts[0], gate=gate
+            )
+            if approval is not None and not approval.ok:
+                return approval
+            args = [plan.token_x, plan.amounts[0], hops, plan.min_profit]
+            data = self._flash.encode_abi("cycleFromWallet", args)
+        return await self.legs.sender.send(self.flash_address, bytes.fromhex(data[2:]), gate=gate)
+
+    def _finish_cycle(
+        self, trade: Trade, decision: Decision, plan: PoolCyclePlan, failed_venues: list[str]
+    ) -> None:
+        """The start token's flow is the PnL; the transaction is atomic, so any other token
+        left over means something the plan did not foresee, and a human looks."""
+        start = plan.cycle.start
+        result = account_cycle(trade.orders.values(), start, lambda _currency, _amount: None)
+        books = result.books
+        orders = list(trade.orders.values())
+        wasted = sum((o.fee for o in orders if o.filled == 0), ZERO)  # a revert's gas
+        notes = list(books.notes)
+        if trade.reason:
+            notes.append(trade.reason)
+            trade.reason = ""
+        if any(not o.status.final for o in orders):
+            status = TradeStatus.NEEDS_ATTENTION
+            notes.insert(
+                0,
+                "order state unknown: "
+                + ", ".join(o.client_order_id for o in orders if not o.status.final),
+            )
+        elif all(o.filled == 0 for o in orders):
+            status = TradeStatus.FAILED
+            reasons = "; ".join(dict.fromkeys(f"{o.error or o.status}" for o in orders))
+            notes.insert(0, f"nothing filled ({reasons})")
+        elif result.residual:
+            status = TradeStatus.NEEDS_ATTENTION
+            left = ", ".join(f"{a} {c}" for c, a in result.residual.items())
+            notes.insert(0, f"residual left: {left}")
+        elif not failed_venues:
+            status = TradeStatus.COMPLETED
+        else:
+            status = TradeStatus.HEDGED
+        realized, fees = books.realized_pnl - wasted, books.fees + wasted
+        self.ledger.finish(trade, decision, books, realized, fees, status, notes, failed_venues)
 
     # -- the end ---------------------------------------------------------------------------
 
