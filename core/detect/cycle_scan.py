@@ -129,6 +129,14 @@ class BookCycleDetector:
         self.usd = UsdRates(books)
         self.index = CycleIndex([])
         self._hops: dict[tuple[str, str], tuple[Hop, Hop]] = {}
+        self.listed: dict[str, set[str]] = {}
+        """Venue -> the symbols its exchange lists (once its markets are loaded): a cycle uses
+        only markets the venue really has."""
+        self.rebuild()
+
+    def set_listed(self, venue: str, symbols: list[str]) -> None:
+        """The venue's markets are loaded: drop the configured symbols it does not list."""
+        self.listed[venue] = set(symbols)
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -138,8 +146,9 @@ class BookCycleDetector:
         self._hops = {}
         for venue in venues:
             hops: list[Hop] = []
+            listed = self.listed.get(venue)
             for symbol, per in self.books.items():
-                if venue in per:
+                if venue in per and (listed is None or symbol in listed):
                     pair = book_hops(venue, symbol)
                     self._hops[(venue, symbol)] = pair
                     hops.extend(pair)

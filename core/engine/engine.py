@@ -127,6 +127,7 @@ class Engine:
         )
         self.board = OpportunityBoard()
         self.cycles: BookCycleDetector | None = None
+        self._listed: dict[str, list[str]] = {}
         """Triangles and longer cycles within one venue, built once the feeds' books exist."""
         self.cycle_trader: CycleTrader | None = None
         self.exchanges: dict[str, Any] = {}
@@ -166,6 +167,7 @@ class Engine:
             self.bus.publish,
             on_update=self._on_book_update,
             sim_market=self.sim_market,
+            on_listed=self._on_listed,
         )
         await self._feeds.start()
         self.exchanges = self._feeds.exchanges
@@ -178,6 +180,8 @@ class Engine:
             self.settings.cycles,
             clock=self.clock,
         )
+        for venue, symbols in self._listed.items():  # venues whose markets came in first
+            self.cycles.set_listed(venue, symbols)
         if trading:
             await self._start_trading()
         await self._start_onchain()
@@ -498,6 +502,12 @@ class Engine:
             self.cycles.on_book(venue, symbol)
             for cycle in self.cycles.scan():
                 self._on_opportunity(cycle)
+
+    def _on_listed(self, venue: str, symbols: list[str]) -> None:
+        """A venue's markets loaded: its cycles use only the symbols it lists."""
+        self._listed[venue] = symbols
+        if self.cycles is not None:
+            self.cycles.set_listed(venue, symbols)
 
     def _on_opportunity(self, opportunity: Opportunity) -> None:
         stored, refreshed = self.board.offer(opportunity)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from loguru import logger
@@ -31,8 +32,11 @@ class FeedSet:
         publish: Publish,
         on_update: OnUpdate | None = None,
         sim_market: Any | None = None,
+        on_listed: Callable[[str, list[str]], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.on_listed = on_listed
+        """(venue, the configured symbols it lists) once its markets are loaded."""
         self.publish = publish
         self.on_update = on_update
         self.sim_market = sim_market
@@ -88,6 +92,8 @@ class FeedSet:
             feeds=self.settings.feeds,
             on_failure=venue_down,
         )
+        if self.on_listed is not None:
+            self.on_listed(venue.name, symbols)
         for sup in mine:
             if sup.symbol in symbols:
                 self._spawn(sup.run(), f"feed:{venue.name}:{sup.symbol}")

@@ -19,6 +19,7 @@ from core.settings import (
     ExecutionSettings,
     JournalSettings,
     LoggingSettings,
+    Mode,
     Settings,
     SimSettings,
     ThresholdSettings,
@@ -83,3 +84,39 @@ async def test_a_dislocated_cross_pair_is_a_cycle_approved_and_traded(tmp_path: 
         assert len(summary.legs) >= 3
     finally:
         await engine.stop()
+
+
+async def test_a_real_venue_cycle_uses_only_markets_its_exchange_lists(tmp_path: Path) -> None:
+    """ccxt's binance against the fake venue on loopback: it lists BTC/USDT, ETH/USDT and
+    ETH/BTC; SOL/BTC and SOL/USDT are configured too but not listed, so once the markets load
+    no cycle goes through them."""
+    from tests.fakes.binance import FakeBinance
+
+    mids = {"BTC/USDT": 100_000.0, "ETH/USDT": 3_000.0, "ETH/BTC": 0.03}
+    async with FakeBinance(mids) as fake:
+        settings = Settings(
+            mode=Mode.PAPER,
+            venues=[
+                VenueSettings(
+                    name="fb",
+                    kind=VenueKind.CCXT,
+                    exchange_id="binance",
+                    symbols=[*SYMBOLS, "SOL/BTC", "SOL/USDT"],
+                    options=fake.ccxt_options(),
+                )
+            ],
+            journal=JournalSettings(path=tmp_path / "journal.sqlite3"),
+            chain=ChainSettings(enabled=False),
+            cycles=CycleSettings(start_currencies=["USDT"]),
+            logging=LoggingSettings(path=tmp_path / "arbdesk.log"),
+        )
+        engine = Engine(settings)
+        await engine.start(trading=False)
+        try:
+            assert engine.cycles is not None
+            await wait_for(lambda: engine.cycles is not None and "fb" in engine.cycles.listed)
+            markets = {h.market for c in engine.cycles.cycles for h in c.hops}
+            assert markets == set(SYMBOLS)
+            assert len(engine.cycles.cycles) == 2  # the one triangle, both directions
+        finally:
+            await engine.stop()

@@ -25,16 +25,14 @@ pytestmark = [pytest.mark.devnet, pytest.mark.timeout(90)]
 ARBITRAGE_TOPIC = "Arbitrage(address,uint256,uint256,uint8)"
 
 
+def _planted_first(o: CycleOpportunity) -> bool:
+    """The cycle buys WETH on uni-v2's WETH/USDC first (where the whale made WETH cheap)."""
+    return o.buy_venue == "uni-v2" and o.legs[0].symbol == "WETH/USDC" and o.legs[0].side == "buy"
+
+
 def _planted(o: Opportunity) -> bool:
-    """A cycle of three pools from USDC that buys WETH on uni-v2's WETH/USDC first (where the
-    whale made WETH cheap)."""
-    return (
-        isinstance(o, CycleOpportunity)
-        and len(o.legs) == 3
-        and o.buy_venue == "uni-v2"
-        and o.legs[0].symbol == "WETH/USDC"
-        and o.legs[0].side == "buy"
-    )
+    """A cycle of three pools from USDC through the planted gap."""
+    return isinstance(o, CycleOpportunity) and len(o.legs) == 3 and _planted_first(o)
 
 
 async def _plant(rig: Rig) -> None:
@@ -147,3 +145,24 @@ async def test_a_cycle_whose_pools_moved_reverts_in_simulation_and_costs_nothing
     assert all(leg.filled == 0 for leg in record.legs)
     assert record.realized_pnl == 0
     assert await rig.balance("USDC", me) == usdc0
+
+
+async def test_a_four_pool_cycle_is_found_and_pays_its_prediction(rig: Rig) -> None:
+    me = rig.manifest.accounts[1].address
+    rig.engine.update_setting("cycles.max_hops", "4", write=False)
+    await _plant(rig)
+
+    def four(o: Opportunity) -> bool:
+        return isinstance(o, CycleOpportunity) and len(o.legs) == 4 and _planted_first(o)
+
+    opportunity = await rig.opportunity(four)
+    plan = rig.onchain._plans[opportunity.key]
+    assert isinstance(plan, PoolCyclePlan) and len(plan.pools) == 4
+    usdc0 = await rig.balance("USDC", me)
+    text = await rig.engine.approve(opportunity.id)
+    assert "completed" in text, text
+    (finished,) = rig.of(TradeFinished)
+    record = rig.journal().trade(finished.trade_id)
+    assert record is not None and record.status is TradeStatus.COMPLETED
+    assert sorted(leg.role for leg in record.legs) == ["h1", "h2", "h3", "h4"]
+    assert (await rig.balance("USDC", me)) - usdc0 == plan.profit > 0

@@ -247,3 +247,65 @@ def test_the_routes_fee_drives_the_v2_hops(setup: Setup) -> None:
         sender=s.owner,
     )
     assert balance(s.devnet, s.usdc, s.owner) - before == expected
+
+
+def _ordered(s: Setup, pair: str, token_in: str) -> tuple[int, int]:
+    """(reserve in, reserve out) of a V2 pair for a swap of `token_in`."""
+    r0, r1 = v2_reserves(s.devnet, pair)
+    return (r0, r1) if int(token_in, 16) < int(_other(s, pair, token_in), 16) else (r1, r0)
+
+
+def _other(s: Setup, pair: str, token: str) -> str:
+    info = next(p for d in s.devnet.manifest.v2.values() for p in d.pairs if p.address == pair)
+    return info.token1 if token.lower() == info.token0.lower() else info.token0
+
+
+def test_a_four_hop_cycle_from_the_wallet_pays_the_chained_v2_quotes(setup: Setup) -> None:
+    """USDC -> WETH (uni-v2, where WETH is cheap) -> USDT (uni-v2) -> WBTC (uni-v2) -> USDC
+    (sushi): the owner gains exactly the four chained getAmountOut quotes less the input."""
+    s = setup
+    m = s.devnet.manifest
+    usdt, wbtc = m.token("USDT").address, m.token("WBTC").address
+    route = [
+        (s.uni, s.usdc),
+        (_pair(s.devnet, "uniswap_v2", "WETH/USDT"), s.weth),
+        (_pair(s.devnet, "uniswap_v2", "WBTC/USDT"), usdt),
+        (_pair(s.devnet, "sushiswap", "WBTC/USDC"), wbtc),
+    ]
+    amount = 20_000 * 10**6
+    out = amount
+    for pair, token_in in route:
+        r_in, r_out = _ordered(s, pair, token_in)
+        out = get_amount_out(out, r_in, r_out)
+    expected = out - amount
+    assert expected > 0
+    token = contract(s.devnet.w3, "TestERC20", s.usdc)
+    send(s.devnet, token.functions.approve(s.flash.address, MAX_UINT), sender=s.owner)
+    hops = [(pair, 0, 30) for pair, _ in route]
+    before = balance(s.devnet, s.usdc, s.owner)
+    send(
+        s.devnet,
+        s.flash.functions.cycleFromWallet(s.usdc, amount, hops, expected),
+        sender=s.owner,
+    )
+    assert balance(s.devnet, s.usdc, s.owner) - before == expected
+    for t in (s.usdc, s.weth, usdt, wbtc):
+        assert balance(s.devnet, t, s.flash.address) == 0
+
+
+def test_a_route_that_does_not_close_or_is_too_long_is_refused(setup: Setup) -> None:
+    s = setup
+    token = contract(s.devnet.w3, "TestERC20", s.usdc)
+    send(s.devnet, token.functions.approve(s.flash.address, MAX_UINT), sender=s.owner)
+    weth_wbtc = _pair(s.devnet, "uniswap_v2", "WBTC/WETH")
+    open_route = [(s.uni, 0, 30), (weth_wbtc, 0, 30)]  # ends in WBTC, not USDC
+    fn = s.flash.functions.cycleFromWallet(s.usdc, 10**6, open_route, 0)
+    assert _revert_reason(s, fn, s.owner) == "BadHop()"
+    too_long = [(s.uni, 0, 30), (s.sushi, 0, 30)] * 2 + [(s.uni, 0, 30)]
+    fn = s.flash.functions.cycleFromWallet(s.usdc, 10**6, too_long, 0)
+    assert _revert_reason(s, fn, s.owner) == "BadHop()"
+    fn = s.flash.functions.cycleFlashV2(s.usdc, [(s.uni, 0, 30)], 10**12, 0)
+    assert _revert_reason(s, fn, s.owner) == "BadHop()"  # one hop is no cycle
+    stranger = s.devnet.manifest.accounts[2].address
+    fn = s.flash.functions.cycleFromWallet(s.usdc, 10**6, [(s.uni, 0, 30), (s.sushi, 0, 30)], 0)
+    assert _revert_reason(s, fn, stranger) == "NotOwner()"
