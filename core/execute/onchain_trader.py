@@ -730,13 +730,25 @@ class OnChainTrader:
             data = self._flash.encode_abi("cycleFromWallet", args)
         return await self.legs.sender.send(self.flash_address, bytes.fromhex(data[2:]), gate=gate)
 
+    def _value_in(self, start: str) -> Callable[[str, Decimal], Decimal | None]:
+        """An amount of a token in `start`, through both tokens' ETH prices (volume figures;
+        a residual, were one ever left)."""
+
+        def value(currency: str, amount: Decimal) -> Decimal | None:
+            eth_in_start, eth_in_currency = self.eth_price_in(start), self.eth_price_in(currency)
+            if not eth_in_start or not eth_in_currency:
+                return None
+            return amount * eth_in_start / eth_in_currency
+
+        return value
+
     def _finish_cycle(
         self, trade: Trade, decision: Decision, plan: PoolCyclePlan, failed_venues: list[str]
     ) -> None:
         """The start token's flow is the PnL; the transaction is atomic, so any other token
         left over means something the plan did not foresee, and a human looks."""
         start = plan.cycle.start
-        result = account_cycle(trade.orders.values(), start, lambda _currency, _amount: None)
+        result = account_cycle(trade.orders.values(), start, self._value_in(start))
         books = result.books
         orders = list(trade.orders.values())
         wasted = sum((o.fee for o in orders if o.filled == 0), ZERO)  # a revert's gas
