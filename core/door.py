@@ -76,6 +76,8 @@ class LegSummary:
     filled: Decimal
     average: Decimal | None
     status: str
+    symbol: str = ""
+    """The market the leg traded (a cycle's hops each trade their own)."""
 
 
 @dataclass(frozen=True, slots=True)

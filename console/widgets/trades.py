@@ -74,8 +74,10 @@ class TradesPane(LineTable[TradeRow]):
                 ("", ""),
                 ("—" if pnl is None else f"{pnl:+,.2f}", pnl_class),
             )
+        side = f" ({leg.side})" if leg.side != leg.role else ""
+        market = f" {leg.symbol}" if leg.symbol and leg.symbol != trade.symbol else ""
         return (
-            (f"  └ {leg.role}" + (f" ({leg.side})" if leg.side != leg.role else ""), "table--dim"),
+            (f"  └ {leg.role}{side}{market}", "table--dim"),
             (leg.venue, "table--dim"),
             (leg.status, _state_class(leg.status)),
             (f"{_num(leg.filled)} / {_num(leg.amount)}", ""),

@@ -267,7 +267,14 @@ def trade_summary(t: TradeView) -> TradeSummary:
         state=t.status,
         legs=tuple(
             LegSummary(
-                leg.role, leg.venue, leg.side, leg.amount, leg.filled, leg.average, leg.status
+                leg.role,
+                leg.venue,
+                leg.side,
+                leg.amount,
+                leg.filled,
+                leg.average,
+                leg.status,
+                leg.symbol,
             )
             for leg in t.legs
         ),

@@ -68,6 +68,7 @@ class LegView:
     fee: Decimal
     fee_currency: str | None
     error: str
+    symbol: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,7 @@ def _leg_view(o: OrderRecord) -> LegView:
         fee=o.fee,
         fee_currency=o.fee_currency,
         error=o.error,
+        symbol=o.symbol,
     )
 
 
