@@ -197,8 +197,8 @@ class OnChainTrader:
             for pool in pools:
                 if pool.address in self.busy:
                     raise Refused(f"{pool.venue}: trade {self.busy[pool.address]} in flight there")
-            if isinstance(plan, PoolCyclePlan):  # the permit names the first and last hop
-                for pool in plan.pools[1:-1]:
+            if isinstance(plan, PoolCyclePlan):  # every hop's pool feed, by its health symbol
+                for pool in plan.pools:
                     if why := self.gate.refusal((pool.venue,), row_symbol(pool), self.clock()):
                         raise Refused(why)
             decision = self.path.admit(opportunity)

@@ -12,10 +12,11 @@ import pytest
 
 from core.chain.transfers import units
 from core.detect.capital_source import FundingChoice, v3_flash_fee
+from core.detect.cex_dex import row_symbol
 from core.detect.cycle_scan import CycleOpportunity
 from core.detect.opportunity import Opportunity
 from core.detect.pool_cycle_scan import PoolCyclePlan, funded_profit
-from core.events import TradeFinished
+from core.events import FeedState, TradeFinished
 from core.gas import cycle_kind
 from core.records import TradeStatus
 from tests.engine.test_onchain_engine import Rig
@@ -167,3 +168,17 @@ async def test_a_four_pool_cycle_is_found_and_pays_its_prediction(rig: Rig) -> N
     assert record is not None and record.status is TradeStatus.COMPLETED
     assert sorted(leg.role for leg in record.legs) == ["h1", "h2", "h3", "h4"]
     assert (await rig.balance("USDC", me)) - usdc0 == plan.profit > 0
+
+
+async def test_a_stale_pool_on_any_hop_refuses_the_cycle(rig: Rig) -> None:
+    await _plant(rig)
+    opportunity = await rig.opportunity(_planted)
+    plan = rig.onchain._plans[opportunity.key]
+    assert isinstance(plan, PoolCyclePlan)
+    first = plan.pools[0]  # the permit names its venue, but under the path, not its feed
+    breaker = rig.engine.breaker
+    assert breaker is not None
+    breaker.feed_health(first.venue, row_symbol(first), FeedState.STALE, "no block for 30 s")
+    text = await rig.engine.approve(opportunity.id)
+    assert "refused" in text and "STALE" in text.upper(), text
+    assert not rig.of(TradeFinished)
