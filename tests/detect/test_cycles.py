@@ -25,6 +25,7 @@ from core.detect.cycles import (
     walk_books,
     walk_pools,
 )
+from tests.support.pools import v2_pool
 
 MARKETS = ("BTC/USDT", "ETH/USDT", "ETH/BTC")
 
@@ -131,20 +132,7 @@ def test_book_cycle_sizing_matches_brute_force() -> None:
             assert sized.profit == pytest.approx(amounts[-1] - amounts[0])
 
 
-def _pool(address: str, a: str, b: str, fee_bps: int = 30) -> DexPool:
-    return DexPool(
-        venue=f"dex-{address}",
-        kind="v2",
-        address=address,
-        symbol=f"{a}/{b}",
-        token0="0x" + a,
-        token1="0x" + b,
-        symbol0=a,
-        symbol1=b,
-        decimals0=18,
-        decimals1=18,
-        fee=fee_bps,
-    )
+_pool = v2_pool
 
 
 def test_pool_cycle_sizing_is_exact_and_matches_brute_force() -> None:

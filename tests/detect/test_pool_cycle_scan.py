@@ -10,25 +10,13 @@ from core.detect.cycles import walk_pools
 from core.detect.pool_cycle_scan import PoolCycleDetector
 from core.gas import GasTable
 from core.settings import CycleSettings, ThresholdSettings
+from tests.support.pools import v2_pool
 
 E18 = 10**18
 USD = {"WETH": 3_000.0, "USDC": 1.0, "WBTC": 90_000.0}
 
 
-def _pool(address: str, a: str, b: str, fee_bps: int = 30) -> DexPool:
-    return DexPool(
-        venue=f"dex-{address}",
-        kind="v2",
-        address=address,
-        symbol=f"{a}/{b}",
-        token0="0x" + a,
-        token1="0x" + b,
-        symbol0=a,
-        symbol1=b,
-        decimals0=18,
-        decimals1=18,
-        fee=fee_bps,
-    )
+_pool = v2_pool
 
 
 def _scene(skew: float, fee_bps: int = 30) -> tuple[list[DexPool], dict[str, PoolData]]:
