@@ -205,6 +205,10 @@ class Journal:
     def close(self) -> None:
         self._db.close()
 
+    def ping(self) -> None:
+        """Raise unless the database answers a read (health checks)."""
+        self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+
     def checkpoint(self, min_commits: int = 200) -> bool:
         """Copy the WAL into the main file if enough was written since the last time."""
         if self._commits_since_checkpoint < min_commits:

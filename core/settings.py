@@ -295,6 +295,19 @@ class JournalSettings(_Section):
     """Journal database file (relative paths are relative to the settings file)."""
 
 
+class ServiceSettings(_Section):
+    """The engine's HTTP endpoints for monitoring: GET /health and GET /metrics."""
+
+    http_port: int = Field(default=0, ge=0, le=65_535)
+    """Port of the health / metrics server; 0 = off (the default for the console)."""
+
+    http_host: str = "127.0.0.1"
+    """Address it listens on: loopback unless you put a proxy in front of it."""
+
+    stale_feed_health_s: float = Field(default=10.0, gt=0, le=3_600)
+    """A feed quiet (stale, down) for longer than this makes /health answer 503."""
+
+
 class UiSettings(_Section):
     """Console preferences."""
 
@@ -459,6 +472,7 @@ class Settings(BaseSettings):
     keys: KeySettings = Field(default_factory=KeySettings)
     chain: ChainSettings = Field(default_factory=ChainSettings)
     lending: LendingSettings = Field(default_factory=LendingSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @field_validator("venues")
     @classmethod

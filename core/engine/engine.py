@@ -53,6 +53,8 @@ from core.journal import Journal
 from core.keys import KeyStore, load_venue_credentials, load_wallet_key
 from core.risk import BreakerView, CircuitBreaker
 from core.serialize import to_jsonable
+from core.service.http import MonitorServer
+from core.service.metrics import EngineMetrics, LoopLagProbe
 from core.settings import Mode, Settings, VenueKind
 from core.settings_edit import (
     EditableField,
@@ -113,6 +115,9 @@ class Engine:
         self._trading = False
         self.clock = clock
         self.bus = EventBus()
+        self.metrics = EngineMetrics(self, clock)
+        self.bus.listen(self.metrics.on_event)
+        self.monitor: MonitorServer | None = None
         self.venues: list[str] = [v.name for v in settings.venues]
         self.symbols: list[str] = sorted({s for v in settings.venues for s in v.symbols})
         # symbol -> venue -> book; the same OrderBook objects the feeds write into.
@@ -187,6 +192,11 @@ class Engine:
         await self._start_onchain()
         await self._start_lending()
         self._spawn(self._sweep_loop(), "detector-sweep")
+        self._spawn(LoopLagProbe(self.metrics.loop_lag).run(), "loop-lag")
+        service = self.settings.service
+        if service.http_port:
+            url = await self.start_monitor(service.http_host, service.http_port)
+            self._message("INFO", f"health and metrics on {url}/health and {url}/metrics")
         self._running = True
         self._message("INFO", f"engine started in {self.settings.mode.value} mode")
 
@@ -266,11 +276,21 @@ class Engine:
     def _book_of(self, venue: str, symbol: str) -> OrderBook | None:
         return self.books.get(symbol, {}).get(venue)
 
+    async def start_monitor(self, host: str, port: int) -> str:
+        """Serve GET /health and /metrics (core.service.http); returns the base URL."""
+        if self.monitor is None:
+            self.monitor = MonitorServer(self, self.metrics, self.clock)
+            await self.monitor.start(host, port)
+        return self.monitor.url
+
     async def stop(self) -> None:
         started = self._feeds is not None or self.journal is not None or self._tasks
         if not started:
             return
         self._running = False
+        if self.monitor is not None:
+            await self.monitor.stop()
+            self.monitor = None
         if self.executor is not None:
             self.executor.stop_accepting()  # no new trades from here on, whatever stops first
         # On-chain trades finish first (OnChain.stop waits for them; their CEX legs still need

@@ -80,6 +80,8 @@ class PoolFeed:
         self.updated_at = 0.0
         self.reorgs = 0
         self.state = FeedState.CONNECTING
+        self.reason = ""
+        """Why the feed is in its state (the RPC error while it is down)."""
         self._hashes: dict[int, str] = {}
         self._touched: dict[int, set[str]] = {}
         self._listeners: list[Callable[[set[str]], None]] = []
@@ -319,6 +321,7 @@ class PoolFeed:
         if state is self.state:
             return
         self.state = state
+        self.reason = reason
         now = self.clock()
         seen: set[tuple[str, str]] = set()
         for pool in self.pools.values():
