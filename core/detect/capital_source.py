@@ -30,6 +30,16 @@ class FundingChoice:
     reason: str
 
 
+def v3_lenders_by_token(pools: list[DexPool]) -> dict[str, list[DexPool]]:
+    """Token address -> the V3 pools holding it (the flash-loan sources for that token)."""
+    out: dict[str, list[DexPool]] = {}
+    for pool in pools:
+        if pool.kind == "v3":
+            for token in (pool.token0, pool.token1):
+                out.setdefault(token, []).append(pool)
+    return out
+
+
 def v3_flash_fee(amount: int, fee_pips: int) -> int:
     return -(-amount * fee_pips // 1_000_000)
 

@@ -18,7 +18,7 @@ from math import ceil
 from core.amm.pools import DexPool, PoolData, V2State
 from core.amm.quote import maximize, mid_price, quote_exact_in
 from core.amm.v2 import optimal_two_pool_arbitrage
-from core.detect.capital_source import FundingChoice, choose_funding
+from core.detect.capital_source import FundingChoice, choose_funding, v3_lenders_by_token
 from core.detect.cex_dex import DexPlan
 from core.detect.opportunity import Opportunity, new_opportunity_id
 from core.detect.top_of_book import SpreadRow
@@ -73,11 +73,7 @@ class DexDexDetector:
         self.groups: dict[frozenset[str], list[DexPool]] = {}
         for pool in pools:
             self.groups.setdefault(frozenset((pool.token0, pool.token1)), []).append(pool)
-        self.v3_by_token: dict[str, list[DexPool]] = {}
-        for pool in pools:
-            if pool.kind == "v3":
-                for token in (pool.token0, pool.token1):
-                    self.v3_by_token.setdefault(token, []).append(pool)
+        self.v3_by_token = v3_lenders_by_token(pools)
         self.rows: dict[tuple[str, str, str], SpreadRow] = {}
 
     def scan(self) -> list[DexDexFound]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from core.amm.pools import TOKEN_TO_CEX, DexPool, PoolData, V2State
 from core.amm.v2 import get_amount_in
-from core.detect.capital_source import FundingChoice, choose_funding
+from core.detect.capital_source import FundingChoice, choose_funding, v3_lenders_by_token
 from core.detect.cycle_scan import CycleLeg, CycleOpportunity, path_label
 from core.detect.cycles import (
     Cycle,
@@ -126,11 +126,7 @@ class PoolCycleDetector:
         self.index = CycleIndex([])
         self._seen: dict[str, PoolData] = {}
         self._last_sweep = float("-inf")
-        self.v3_by_token: dict[str, list[DexPool]] = {}
-        for pool in pools:
-            if pool.kind == "v3":
-                for token in (pool.token0, pool.token1):
-                    self.v3_by_token.setdefault(token, []).append(pool)
+        self.v3_by_token = v3_lenders_by_token(pools)
         self.rebuild()
 
     def starts(self) -> list[str]:

@@ -31,15 +31,15 @@ from core.chain.fee_oracle import FeeOracle
 from core.chain.manifest import Manifest
 from core.chain.reverts import RevertDecoder
 from core.deploy.devnet import Devnet
-from core.detect.cex_dex import CexDexDetector, DexPlan, row_symbol
-from core.detect.dex_dex import DexDexDetector, DexDexPlan
+from core.detect.cex_dex import CexDexDetector, row_symbol
+from core.detect.dex_dex import DexDexDetector
 from core.detect.opportunity import Opportunity
-from core.detect.pool_cycle_scan import PoolCycleDetector, PoolCyclePlan
+from core.detect.pool_cycle_scan import PoolCycleDetector
 from core.detect.top_of_book import SpreadRow
 from core.detect.usd import UsdRates
 from core.events import EngineMessage, Event
 from core.execute.dex import MAX_UINT, DexLegs, TxSender
-from core.execute.onchain_trader import OnChainTrader, plan_pools
+from core.execute.onchain_trader import OnChainTrader, Plan, plan_pools
 from core.feeds.pools import V2_VENUE_NAMES, PoolFeed, pools_from_manifest
 from core.feeds.sim.pool_noise import NoiseTrader, price_move_input
 from core.gas import GasTable, gas_cost_quote
@@ -52,9 +52,6 @@ _DEPOSIT = bytes.fromhex("d0e30db0")  # WETH9.deposit()
 _BALANCE_OF = bytes.fromhex("70a08231")
 _APPROVE = bytes.fromhex("095ea7b3")
 SIM_WETH_WRAP = 50_000 * 10**18
-
-
-Plan = DexPlan | DexDexPlan | PoolCyclePlan
 
 
 class OnChain:
