@@ -182,11 +182,12 @@ class ArbdeskApp(App[int]):
         self._relayout()
         self.frame()
         if str(self.state.mode).lower() == "live" and self._start and not self._live_confirmed:
+            what = "start the engine" if self.door.stops_engine else "attach to the engine"
             self.push_screen(
                 TypedConfirmScreen(
                     "LIVE MODE",
                     "Mode is LIVE: approved trades send real orders with real money.\n"
-                    "Type LIVE and press enter to start the engine; escape quits.",
+                    f"Type LIVE and press enter to {what}; escape quits.",
                     "LIVE",
                 ),
                 self._live_answer,
@@ -327,7 +328,9 @@ class ArbdeskApp(App[int]):
             return
         self._stopping = True
         if self._engine_running:
-            self.notify("stopping the engine…", timeout=30)
+            # An attached console only detaches: the served engine keeps trading.
+            stopping = "stopping the engine…" if self.door.stops_engine else "detaching…"
+            self.notify(stopping, timeout=30)
             try:
                 # A start in progress (devnet deploy, market loading) is let finish first, so
                 # everything it launched is known to the engine and stopped with it.
@@ -545,7 +548,7 @@ class ArbdeskApp(App[int]):
 
     async def action_quit(self) -> None:
         in_flight = self.state.in_flight
-        if in_flight:
+        if in_flight and self.door.stops_engine:
             self.push_screen(
                 ConfirmScreen(
                     "Quit?",

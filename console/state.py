@@ -1,10 +1,10 @@
 """The console's store of the latest state, rebuilt once per frame.
 
-Each frame the app drains its one bus subscription into `ConsoleState.ingest` (high-rate
-`BookUpdated` events are merged into a per-book dirty set and a rate counter; the rest become
-log lines or state changes) and then `ConsoleState.pull(snapshot)` takes the frame's frozen
-`core.door.Snapshot`. Panes render from this plain data only, never from the engine, so each
-pane can be tested with hand-made state.
+Each frame the app drains its door's event feed into `ConsoleState.ingest` (the frame's book
+updates arrive folded into one `BooksTouched`, kept as a per-book dirty set and a rate counter;
+the rest become log lines or state changes) and then `ConsoleState.pull(snapshot)` takes the
+frame's frozen `core.door.Snapshot`. Panes render from this plain data only, never from the
+engine, so each pane can be tested with hand-made state.
 
 Nothing here does I/O and nothing here awaits: it all runs on the event loop between frames.
 """
@@ -26,8 +26,8 @@ from core.door import (
     SpreadView,
     TradeSummary,
 )
+from core.door_events import BooksTouched, OpportunityNotice
 from core.events import (
-    BookUpdated,
     BreakerTransitioned,
     EngineMessage,
     Event,
@@ -39,7 +39,6 @@ from core.events import (
     LegFilled,
     LegSent,
     OpportunityExpired,
-    OpportunityFound,
     TradeFinished,
     TradeRefused,
     TradeStarted,
@@ -145,6 +144,7 @@ class ConsoleState:
     has_watchlist: bool = False  # the engine runs a lending feed (else: no pane at all)
     venue_lines: list[VenueLine] = field(default_factory=list)
     breaker: str = "CLOSED"
+    link: str = ""  # "" in-process; else the attached engine's link ("attached", "lost …")
     killed: bool = False
     auto_execute: bool = False
     pnl_today_usd: Decimal = Decimal(0)
@@ -166,9 +166,9 @@ class ConsoleState:
         books = 0
         self.new_log = []
         for event in events:
-            if type(event) is BookUpdated:  # the hot path: thousands per frame under a burst
-                books += 1
-                self.dirty_books.add((event.symbol, event.venue))
+            if isinstance(event, BooksTouched):  # the door folds a frame's book updates
+                books += event.count
+                self.dirty_books.update(event.books)
                 continue
             if isinstance(event, FeedMessageDropped):
                 self.dropped_messages = event.dropped_total
@@ -215,6 +215,7 @@ class ConsoleState:
         self.opportunities = [opportunity_line(o, now) for o in snap.opportunities]
         self._pull_health(snap, health, now)
         self.breaker = snap.breaker
+        self.link = snap.link
         self.killed = snap.killed
         self.auto_execute = snap.auto_execute
         self.pnl_today_usd = snap.pnl_today_usd
@@ -316,7 +317,7 @@ def describe(event: Event) -> LogLine | None:  # noqa: C901 - one small case per
             return LogLine(at, level, f"feed {venue} {symbol}: {state}{_why(reason)}")
         case VenueProblem(venue=venue, message=message, symbol=symbol):
             return LogLine(at, "ERROR", f"{venue}{' ' + symbol if symbol else ''}: {message}")
-        case OpportunityFound(opportunity=o, refreshed=False):
+        case OpportunityNotice() as o:
             if o.kind == "liquidation":
                 return LogLine(
                     at,

@@ -146,6 +146,7 @@ class Snapshot:
     feeds: tuple[FeedView, ...]
     venue_health: tuple[tuple[str, FeedState], ...]  # worst feed state per venue
     stats: tuple[tuple[str, str], ...]  # counters, as text so any number survives the wire
+    link: str = ""  # how the console reaches the engine: "" in-process, else the attach state
 
 
 # -- settings the console edits ----------------------------------------------------------------
@@ -223,6 +224,8 @@ class EventFeed(Protocol):
 
 class EngineDoor(Protocol):
     """All a console may read from or ask of an engine."""
+
+    stops_engine: bool  # True: the engine lives and dies with this console; False: attached
 
     def snapshot(self, book_symbols: Sequence[str] = (), depth: int = 10) -> Snapshot: ...
     def subscribe(self, maxlen: int = 200_000) -> EventFeed: ...
@@ -316,3 +319,12 @@ def _decode(hint: Any, value: Any) -> Any:  # noqa: C901 - one small case per ki
     if hint is Any:
         return value
     raise ValueError(f"expected {getattr(hint, '__name__', hint)}, got {value!r}")
+
+
+def decode_as(cls: type, data: Any) -> Any:
+    """`data` (the wire form) as an instance of `cls`, or ValueError: a peer's bad message
+    (a wrong type, a missing field, a number that is not one) never half-builds an object."""
+    try:
+        return _decode(cls, data)
+    except (ArithmeticError, TypeError, KeyError) as exc:
+        raise ValueError(f"{getattr(cls, '__name__', cls)}: {exc}") from exc

@@ -65,6 +65,9 @@ def status_text(  # noqa: C901 - one flat list of parts, each with its own condi
     parts: list[tuple[str, Style] | str] = [
         (f" {mode} ", get("status--live" if mode == "LIVE" else "status--mode")),
     ]
+    if state.link:  # attached to a served engine: say whether the link is up
+        up = state.link == "attached"
+        parts += [" ", (state.link, get("status--dim" if up else "status--bad"))]
     if state.killed:
         parts += [" ", (" KILLED ", get("status--killed"))]
     breaker_class = {"CLOSED": "status--good", "HALF_OPEN": "status--warn"}.get(

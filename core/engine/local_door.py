@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.book import OrderBook
-from core.bus import EventBus, Subscription
+from core.bus import EventBus
 from core.detect.cycle_scan import CycleOpportunity
 from core.detect.opportunity import Opportunity
 from core.detect.top_of_book import SpreadRow
@@ -35,6 +35,7 @@ from core.door import (
     TradeSummary,
     shown,
 )
+from core.door_events import DoorFeed
 from core.engine.lending import WatchlistRow
 from core.events import FeedState
 from core.execute.trades import TradeView
@@ -95,6 +96,8 @@ class DoorEngine(Protocol):
 
 
 class LocalDoor:
+    stops_engine = True  # the console owns this engine: quitting stops it
+
     def __init__(self, engine: DoorEngine) -> None:
         self.engine = engine
 
@@ -147,8 +150,8 @@ class LocalDoor:
                     out.append(book_top(book, depth))
         return tuple(out)
 
-    def subscribe(self, maxlen: int = 200_000) -> Subscription:
-        return self.engine.bus.subscribe(maxlen=maxlen)
+    def subscribe(self, maxlen: int = 200_000) -> DoorFeed:
+        return DoorFeed(self.engine.bus.subscribe(maxlen=maxlen), self.engine.clock)
 
     def setting_fields(self) -> tuple[SettingField, ...]:
         return tuple(
@@ -162,8 +165,12 @@ class LocalDoor:
         engine = self.engine
         match command:
             case Approve(opportunity_id=oid):
+                if not self._is_pending(oid):
+                    return CommandResult(False, f"no pending opportunity {oid}")
                 return CommandResult(True, await engine.approve(oid))
             case Reject(opportunity_id=oid):
+                if not self._is_pending(oid):
+                    return CommandResult(False, f"no pending opportunity {oid}")
                 engine.reject(oid)
                 return CommandResult(True, f"rejected {oid}")
             case SetAutoExecute(on=on):
@@ -184,6 +191,14 @@ class LocalDoor:
                     return CommandResult(False, f"theme not saved: {exc}", tuple(exc.problems))
                 return CommandResult(True, f"theme {name}", saved_to=_name(written))
         raise ValueError(f"unknown command {command!r}")
+
+    def _is_pending(self, opportunity_id: str) -> bool:
+        engine = self.engine
+        if any(o.id == opportunity_id for o in engine.pending_opportunities()):
+            return True
+        return engine.lending is not None and any(
+            row.opportunity_id == opportunity_id for row in engine.liquidation_watchlist()
+        )
 
     async def _change_setting(self, path: str, raw: str) -> CommandResult:
         try:

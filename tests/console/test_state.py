@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from console.state import ConsoleState, describe
 from core.door import Snapshot
+from core.door_events import door_events
 from core.engine.local_door import LocalDoor, trade_summary
 from core.events import (
     BookUpdated,
@@ -30,8 +31,9 @@ def book_event(at: float, symbol: str = "BTC/USDT", venue: str = "simex") -> Boo
 def test_book_updates_are_merged_not_logged() -> None:
     clock = Clock()
     state = ConsoleState(clock=clock)
-    state.ingest([book_event(T0)] * 500 + [EngineMessage("info", "hello", at=T0)])
-    assert state.dirty_books == {("BTC/USDT", "simex")}
+    bus_events = [book_event(T0)] * 500 + [book_event(T0, venue="mockex")]
+    state.ingest(door_events([*bus_events, EngineMessage("info", "hello", at=T0)], T0))
+    assert state.dirty_books == {("BTC/USDT", "simex"), ("BTC/USDT", "mockex")}
     assert [line.text for line in state.log] == ["hello"]
     assert state.new_log[0].level == "INFO"
 
@@ -41,7 +43,7 @@ def test_update_rate_counts_book_events_over_the_window() -> None:
     state = ConsoleState(clock=clock)
     for _ in range(10):
         clock.now += 0.1
-        state.ingest([book_event(clock.now)] * 100)
+        state.ingest(door_events([book_event(clock.now)] * 100, clock.now))
     assert 900 <= state.book_updates_per_s <= 1100
 
 
