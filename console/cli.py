@@ -13,7 +13,16 @@ import sys
 from collections.abc import Sequence
 
 # Each module in console/cli_commands registers its own subparser(s).
-COMMAND_MODULES = ("run", "check_config", "scan", "history", "keys", "devnet")
+COMMAND_MODULES = (
+    "run",
+    "serve",
+    "attach",
+    "check_config",
+    "scan",
+    "history",
+    "keys",
+    "devnet",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

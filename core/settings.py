@@ -301,6 +301,13 @@ class ServiceSettings(_Section):
     http_port: int = Field(default=0, ge=0, le=65_535)
     """Port of the health / metrics server; 0 = off (the default for the console)."""
 
+    serve_http_port: int = Field(default=9477, ge=0, le=65_535)
+    """The port `arbdesk serve` uses when http_port is 0 (serve is watched from outside, so
+    it serves health and metrics unless this is 0 too)."""
+
+    socket_path: str = ""
+    """Unix socket of `arbdesk serve` / `attach`; "" = $XDG_RUNTIME_DIR/arbdesk/engine.sock."""
+
     http_host: str = "127.0.0.1"
     """Address it listens on: loopback unless you put a proxy in front of it."""
 
