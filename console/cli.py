@@ -25,6 +25,10 @@ COMMAND_MODULES = (
 )
 
 
+# Long-running commands that hold network sockets (venues, the chain, consoles).
+ENGINE_COMMANDS = frozenset({"run", "serve", "attach"})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="arbdesk",
@@ -48,12 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):  # `arbdesk scan --json | head` ends quietly
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:  # bare `arbdesk` is `arbdesk run`
         args = parser.parse_args([*(argv or sys.argv[1:]), "run"])
+    # `arbdesk scan --json | head` ends quietly. Never for the engine's own processes: with
+    # SIGPIPE at its default, one write to a socket whose peer just left kills the process.
+    if hasattr(signal, "SIGPIPE") and args.command not in ENGINE_COMMANDS:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

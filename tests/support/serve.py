@@ -37,6 +37,9 @@ class Served:
     def __init__(self, folder: Path, socket: Path, *args: str, http_port: int = 0) -> None:
         self.folder = folder
         self.socket = socket
+        # Files, not pipes: nobody reads them while it runs, and a full pipe would stall it.
+        self._out = (folder / "serve.out").open("w+", encoding="utf-8")
+        self._err = (folder / "serve.err").open("w+", encoding="utf-8")
         self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
             [
                 sys.executable,
@@ -51,16 +54,15 @@ class Served:
             ],
             cwd=folder,
             env=serve_env(folder),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            stdout=self._out,
+            stderr=self._err,
         )
 
     async def ready(self, timeout_s: float = 30.0) -> Hello:
         deadline = time.monotonic() + timeout_s
         while True:
             if self.process.poll() is not None:
-                out, err = self.process.communicate()
+                _code, out, err = self.output()
                 raise AssertionError(f"serve exited {self.process.returncode}: {out}{err}")
             try:
                 return await fetch_hello(self.socket, 2.0)
@@ -69,16 +71,27 @@ class Served:
                     raise
                 await asyncio.sleep(0.1)
 
+    def wait(self, timeout_s: float = 60.0) -> tuple[int, str, str]:
+        """Wait for it to exit by itself."""
+        self.process.wait(timeout=timeout_s)
+        return self.output()
+
+    def output(self) -> tuple[int, str, str]:
+        self._out.seek(0)
+        self._err.seek(0)
+        return self.process.returncode, self._out.read(), self._err.read()
+
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 60.0) -> tuple[int, str, str]:
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        out, err = self.process.communicate(timeout=timeout_s)
-        return self.process.returncode, out, err
+        return self.wait(timeout_s)
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-            self.process.communicate()
+            self.process.wait()
+        self._out.close()
+        self._err.close()
 
 
 async def eventually(check: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
