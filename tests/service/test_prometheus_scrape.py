@@ -1,5 +1,5 @@
-"""A real Prometheus (Debian's `prometheus`, installed by .ci/run) on 127.0.0.1 scrapes `arbdesk serve`
-(a real process) on its /metrics, and a series is read back through its HTTP API."""
+"""A real Prometheus (Debian's `prometheus`, installed by .ci/run) on 127.0.0.1 scrapes an
+`arbdesk serve` process's /metrics, and a series is read back through its HTTP API."""
 
 from __future__ import annotations
 
