@@ -29,6 +29,7 @@ from textual import events  # noqa: E402
 from console.app import ArbdeskApp  # noqa: E402
 from core.book import OrderBook  # noqa: E402
 from core.engine.engine import Engine  # noqa: E402
+from core.engine.local_door import LocalDoor  # noqa: E402
 from core.events import BookUpdated  # noqa: E402
 from core.settings import Settings  # noqa: E402
 
@@ -103,7 +104,7 @@ def pct(values: list[float], q: float) -> float:
 
 async def main(rate: float, seconds: float, presses: int) -> None:
     engine = build_engine()
-    app = ArbdeskApp(engine, start_engine=False)
+    app = ArbdeskApp(LocalDoor(engine), start_engine=False)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause(0.5)
         stop = asyncio.Event()

@@ -57,6 +57,7 @@ class _Client:
     feed: EventFeed
     view: wire.ViewRequest
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # a new view: frame it now
 
 
 class DoorServer:
@@ -169,6 +170,7 @@ class DoorServer:
             return
         if isinstance(request, wire.ViewRequest):
             client.view = request
+            client.wake.set()
             return
         task = asyncio.create_task(self._run_command(client, request))
         client.tasks.add(task)
@@ -201,7 +203,9 @@ class DoorServer:
                 await client.ws.close(code=1008, message=b"too slow")
                 return
             next_at = max(next_at + 1.0 / max(snapshot.refresh_hz, 0.5), loop.time())
-            await asyncio.sleep(next_at - loop.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.wake.wait(), next_at - loop.time())
+            client.wake.clear()
 
     async def _reply(self, client: _Client, text: str) -> None:
         if client.ws.closed:

@@ -96,6 +96,7 @@ class RemoteDoor:
         self._sent_view: wire.ViewRequest | None = None
         self._task: asyncio.Task[None] | None = None
         self._up = asyncio.Event()
+        self._frame_in = asyncio.Event()
         self._lost_since: float | None = None
 
     # -- reads -----------------------------------------------------------------------------
@@ -113,6 +114,18 @@ class RemoteDoor:
         if self._lost_since is None:
             return "connecting"
         return f"engine lost {self._clock() - self._lost_since:.0f}s ago: reconnecting"
+
+    async def settled(self, wait_s: float = 1.0) -> None:
+        """Return once a frame holds the books of the view last asked for (or after wait_s)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while self.connected and loop.time() < deadline:
+            wanted = set(self._view.symbols)
+            if wanted <= {book.symbol for book in self._snapshot.books}:
+                return
+            self._frame_in.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._frame_in.wait(), deadline - loop.time())
 
     def subscribe(self, maxlen: int = 200_000) -> RemoteFeed:
         feed = RemoteFeed(maxlen)
@@ -226,6 +239,7 @@ class RemoteDoor:
             case wire.Frame(snapshot=snapshot, events=events):
                 self._snapshot = snapshot
                 self.frames_received += 1
+                self._frame_in.set()
                 for feed in self._feeds:
                     feed.push(events)
             case wire.Result(id=frame_id, result=result):
