@@ -106,7 +106,12 @@ class RemoteDoor:
         if view != self._view:
             self._view = view
             self._push_view()
-        return dataclasses.replace(self._snapshot, link=self.link())
+        if self.connected:
+            return dataclasses.replace(self._snapshot, link=self.link())
+        # The last picture, aged by the time without word from the engine: books and feeds
+        # read stale and TTLs run out instead of looking live.
+        at = max(self._snapshot.at, self._clock())
+        return dataclasses.replace(self._snapshot, at=at, link=self.link())
 
     def link(self) -> str:
         if self.connected:

@@ -157,7 +157,7 @@ async def test_a_failed_write_leaves_the_running_value(real_engine: Engine) -> N
 
 # -- the console reaches the core through the door only -----------------------------------------
 
-CONSOLE_MAY_IMPORT = {"core.door", "core.events"}
+CONSOLE_MAY_IMPORT = {"core.door", "core.door_events", "core.events"}
 
 
 def _console_sources() -> list[Path]:
