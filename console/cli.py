@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import signal
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,10 +23,6 @@ COMMAND_MODULES = (
     "keys",
     "devnet",
 )
-
-
-# Long-running commands that hold network sockets (venues, the chain, consoles).
-ENGINE_COMMANDS = frozenset({"run", "serve", "attach"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,15 +52,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:  # bare `arbdesk` is `arbdesk run`
         args = parser.parse_args([*(argv or sys.argv[1:]), "run"])
-    # `arbdesk scan --json | head` ends quietly. Never for the engine's own processes: with
-    # SIGPIPE at its default, one write to a socket whose peer just left kills the process.
-    if hasattr(signal, "SIGPIPE") and args.command not in ENGINE_COMMANDS:
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 2
-    result: int = handler(args)
+    try:
+        result: int = handler(args)
+    except BrokenPipeError:
+        # `arbdesk scan --json | head` ends quietly. (SIGPIPE stays ignored: at its default, a
+        # write to a socket whose peer just left would kill an engine, or a test process.)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     return result
 
 
