@@ -260,6 +260,8 @@ class ArbdeskApp(App[int]):
         state = self.state
         state.ingest(self._subscription.drain())
         state.pull(self.door.snapshot((state.selected_symbol,), BOOK_DEPTH))
+        if state.breaker_trips and state.bell_on_breaker_trip:
+            self.bell()  # one ring a frame, however many scopes opened in it
         self._draw()
         self.frames += 1
         self.frame_ms.append((time.perf_counter() - started) * 1000)
@@ -288,7 +290,7 @@ class ArbdeskApp(App[int]):
             }
             self.query_one(PaneTabs).show(self.active_pane, counts, self.available_panes())
         if isinstance(self.screen, HistoryScreen):
-            self.screen.update(state.finished_trades)
+            self.screen.update(state.finished_trades, state.route_stats, state.pnl_series)
 
     def _set_titles(self) -> None:
         state = self.state
@@ -455,7 +457,10 @@ class ArbdeskApp(App[int]):
         self.push_screen(ThresholdsScreen(self.door))
 
     def action_history(self) -> None:
-        self.push_screen(HistoryScreen(list(self.state.finished_trades)))
+        state = self.state
+        self.push_screen(
+            HistoryScreen(list(state.finished_trades), state.route_stats, state.pnl_series)
+        )
 
     def action_help(self) -> None:
         keys = []
@@ -469,6 +474,14 @@ class ArbdeskApp(App[int]):
     def action_cycle_symbol(self) -> None:
         self.state.cycle_symbol()
         self.frame()  # draw now: a key press shows within one frame, not at the next tick
+        self._draw_when_settled()
+
+    @work(group="view", exclusive=True, exit_on_error=False)
+    async def _draw_when_settled(self) -> None:
+        # An attached console gets the new symbol's books with the engine's next frame: draw
+        # as soon as it lands rather than at the next tick.
+        await self.door.settled()
+        self.frame()
 
     def action_toggle_log(self) -> None:
         log = self.query_one(LogPane)

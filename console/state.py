@@ -22,6 +22,7 @@ from core.door import (
     BorrowerView,
     LegSummary,
     OpportunityView,
+    RouteStats,
     Snapshot,
     SpreadView,
     TradeSummary,
@@ -141,6 +142,8 @@ class ConsoleState:
     active_trades: list[TradeLine] = field(default_factory=list)
     finished_trades: list[TradeLine] = field(default_factory=list)
     watchlist: list[LiquidationLine] = field(default_factory=list)
+    route_stats: list[RouteStats] = field(default_factory=list)  # per route kind, then venue
+    pnl_series: list[tuple[float, Decimal]] = field(default_factory=list)  # cumulative, USD
     has_watchlist: bool = False  # the engine runs a lending feed (else: no pane at all)
     venue_lines: list[VenueLine] = field(default_factory=list)
     breaker: str = "CLOSED"
@@ -155,6 +158,8 @@ class ConsoleState:
     log: deque[LogLine] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
     new_log: list[LogLine] = field(default_factory=list)
     dirty_books: set[tuple[str, str]] = field(default_factory=set)
+    breaker_trips: int = 0  # breaker scopes that opened in this frame's events (not by a kill)
+    bell_on_breaker_trip: bool = True
     _history: dict[tuple[str, str, str], deque[tuple[float, float]]] = field(default_factory=dict)
     _rate_window: deque[tuple[float, int]] = field(default_factory=deque)
 
@@ -165,6 +170,7 @@ class ConsoleState:
         now = self.clock()
         books = 0
         self.new_log = []
+        self.breaker_trips = 0
         for event in events:
             if isinstance(event, BooksTouched):  # the door folds a frame's book updates
                 books += event.count
@@ -177,6 +183,10 @@ class ConsoleState:
                 self.killed = event.active
             elif isinstance(event, BreakerTransitioned) and event.scope == "global":
                 self.breaker = event.to_state
+            # The kill switch opens the global scope too: no bell for a key the trader hit.
+            if isinstance(event, BreakerTransitioned) and event.to_state == "open":
+                if event.cause != "kill_switch":
+                    self.breaker_trips += 1
             line = describe(event)
             if line is not None:
                 self.log.append(line)
@@ -224,6 +234,9 @@ class ConsoleState:
         self.finished_trades = list(snap.finished_trades)
         self.has_watchlist = snap.has_watchlist
         self.watchlist = list(snap.watchlist)
+        self.route_stats = list(snap.route_stats)
+        self.pnl_series = list(snap.pnl_series)
+        self.bell_on_breaker_trip = snap.bell_on_breaker_trip
         self.dirty_books.clear()
 
     def _pull_spreads(self, rows: Iterable[SpreadView], now: float) -> None:

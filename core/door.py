@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import types
 import typing
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from core.events import Event, FeedState
+from core.trade_stats import RouteStats
 
 Level = tuple[float, float]  # (price, amount)
 
@@ -147,6 +149,9 @@ class Snapshot:
     venue_health: tuple[tuple[str, FeedState], ...]  # worst feed state per venue
     stats: tuple[tuple[str, str], ...]  # counters, as text so any number survives the wire
     link: str = ""  # how the console reaches the engine: "" in-process, else the attach state
+    route_stats: tuple[RouteStats, ...] = ()  # the journal's, per route kind then per venue
+    pnl_series: tuple[tuple[float, Decimal], ...] = ()  # (finish time, cumulative PnL USD)
+    bell_on_breaker_trip: bool = True  # alerts.bell_on_breaker_trip: the console rings on a trip
 
 
 # -- settings the console edits ----------------------------------------------------------------
@@ -231,6 +236,10 @@ class EngineDoor(Protocol):
     def subscribe(self, maxlen: int = 200_000) -> EventFeed: ...
     def setting_fields(self) -> tuple[SettingField, ...]: ...
     async def send(self, command: Command) -> CommandResult: ...
+    async def settled(self) -> None:
+        """Wait until snapshots show the books last asked for (a served engine needs a frame)."""
+        ...
+
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
 
@@ -259,7 +268,7 @@ def to_wire(value: Any) -> Any:
     """JSON-ready form: dataclasses as dicts (tagged with `type` at the top), Decimals as
     strings (every digit kept), enums as their value, tuples as lists."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        body = {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        body = {name: to_wire(getattr(value, name)) for name in _field_names(type(value))}
         return {"type": type(value).__name__, **body}
     if isinstance(value, enum.Enum):
         return value.value
@@ -268,6 +277,18 @@ def to_wire(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [to_wire(v) for v in value]
     return value
+
+
+# A snapshot frame walks hundreds of dataclasses: look each class's fields up once.
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@functools.cache
+def _field_hints(cls: type) -> tuple[tuple[str, Any], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
 
 
 def from_wire(data: Any) -> Any:
@@ -299,11 +320,10 @@ def _decode(hint: Any, value: Any) -> Any:  # noqa: C901 - one small case per ki
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ValueError(f"expected an object for {hint.__name__}, got {value!r}")
-        hints = typing.get_type_hints(hint)
         kwargs = {}
-        for f in dataclasses.fields(hint):
-            if f.name in value:
-                kwargs[f.name] = _decode(hints[f.name], value[f.name])
+        for name, field_hint in _field_hints(hint):
+            if name in value:
+                kwargs[name] = _decode(field_hint, value[name])
         try:
             return hint(**kwargs)
         except TypeError as exc:

@@ -1,4 +1,5 @@
-"""`arbdesk history` output: journaled trades as JSON or CSV."""
+"""`arbdesk history` output: journaled trades as JSON or CSV; `--stats`: the figures per route
+kind and per venue (`core.trade_stats`) as a table or JSON."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import io
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from core.money import opt_str
 from core.records import (
     TradeRecord,
 )
+from core.trade_stats import RouteStats, TradeStats
 
 
 def parse_since(text: str) -> float:
@@ -151,3 +154,61 @@ def render_history_csv(trades: Iterable[TradeRecord]) -> str:
                 ]
             )
     return out.getvalue()
+
+
+def route_to_dict(route: RouteStats) -> dict[str, Any]:
+    """JSON-ready: money as exact strings, counts and ratios as numbers."""
+    return {
+        "key": route.key,
+        "opportunities": route.opportunities,
+        "executed": route.executed,
+        "successful": route.successful,
+        "failed": route.failed,
+        "success_rate": route.success_rate,
+        "volume_usd": str(route.volume_usd),
+        "profit_usd": str(route.profit_usd),
+        "fees_usd": str(route.fees_usd),
+        "avg_profit_usd": opt_str(route.avg_profit_usd),
+        "avg_exec_s": route.avg_exec_s,
+    }
+
+
+def render_stats_json(stats: TradeStats) -> str:
+    """One JSON document: `by_kind`, `by_venue` and the cumulative `pnl_series`."""
+    return json.dumps(
+        {
+            "by_kind": [route_to_dict(r) for r in stats.routes if r.group == "kind"],
+            "by_venue": [route_to_dict(r) for r in stats.routes if r.group == "venue"],
+            "pnl_series": [
+                {"at": _iso(at), "cumulative_pnl_usd": str(total)} for at, total in stats.pnl_series
+            ],
+        },
+        indent=2,
+    )
+
+
+def render_stats_table(stats: TradeStats) -> str:
+    """The per-kind block, then the per-venue block; money rounded to the cent (the JSON
+    keeps every digit)."""
+    lines = []
+    for group in ("kind", "venue"):
+        lines.append(
+            f"{'by ' + group:<16} {'opps':>7} {'exec':>6} {'ok':>6} {'fail':>6} {'success':>7}"
+            f" {'volume USD':>14} {'profit USD':>12} {'fees USD':>10} {'avg USD':>9}"
+            f" {'avg s':>7}"
+        )
+        for r in (r for r in stats.routes if r.group == group):
+            rate = "-" if r.success_rate is None else f"{r.success_rate:.1%}"
+            avg = "-" if r.avg_profit_usd is None else f"{r.avg_profit_usd:+,.2f}"
+            secs = "-" if r.avg_exec_s is None else f"{r.avg_exec_s:.3f}"
+            lines.append(
+                f"{r.key:<16} {r.opportunities:>7} {r.executed:>6} {r.successful:>6}"
+                f" {r.failed:>6} {rate:>7} {r.volume_usd:>14,.2f} {r.profit_usd:>+12,.2f}"
+                f" {r.fees_usd:>10,.2f} {avg:>9} {secs:>7}"
+            )
+        lines.append("")
+    kinds = [r for r in stats.routes if r.group == "kind"]  # each trade has one kind
+    profit = sum((r.profit_usd for r in kinds), Decimal(0))
+    finished = sum(r.successful + r.failed for r in kinds)
+    lines.append(f"-- realized PnL {profit:+,.2f} USD over {finished} finished trades")
+    return "\n".join(lines)

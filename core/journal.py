@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass, replace
@@ -39,9 +40,12 @@ from core.records import (
     TradeRecord,
     TradeStatus,
 )
+from core.trade_stats import LIQUIDATION_SENT, StatsRows, TradeRow, usd_per_quote, venues_of
 
-SCHEMA_VERSION = 2
-"""2: orders.other_fees (fees in a second currency), added to a version 1 journal on open."""
+SCHEMA_VERSION = 3
+"""2: orders.other_fees (fees in a second currency), added to a version 1 journal on open.
+3: opportunities.kind (the route kind the trade statistics group by), added to an older
+journal on open and filled in from each row's data."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -54,7 +58,8 @@ CREATE TABLE IF NOT EXISTS opportunities (
     status TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
     detected_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    kind TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS trades (
     id TEXT PRIMARY KEY,
@@ -182,6 +187,12 @@ class Journal:
                 self._db.execute(
                     "ALTER TABLE orders ADD COLUMN other_fees TEXT NOT NULL DEFAULT ''"
                 )
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(opportunities)")}
+            if "kind" not in columns:  # a version 1 or 2 journal
+                self._db.execute(
+                    "ALTER TABLE opportunities ADD COLUMN kind TEXT NOT NULL DEFAULT ''"
+                )
+                self._db.execute(f"UPDATE opportunities SET kind = {_KIND_OF_DATA}")  # noqa: S608
             self._db.execute(
                 "UPDATE schema_version SET version=? WHERE version<?",
                 (SCHEMA_VERSION, SCHEMA_VERSION),
@@ -237,7 +248,7 @@ class Journal:
         data = json.dumps(opportunity, default=_json_default, sort_keys=True)
         self._db.execute(
             "INSERT INTO opportunities (id, symbol, buy_venue, sell_venue, data, status, reason,"
-            " detected_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
+            " detected_at, updated_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(id) DO UPDATE SET status=excluded.status, reason=excluded.reason,"
             " updated_at=excluded.updated_at",
             (
@@ -250,6 +261,7 @@ class Journal:
                 reason,
                 float(opportunity.detected_at),
                 at or float(opportunity.detected_at),
+                str(getattr(opportunity, "kind", "spread")),  # most kinds: a class attribute
             ),
         )
 
@@ -334,6 +346,11 @@ class Journal:
             (since,),
         )
         return sum((Decimal(r[0]) for r in rows), Decimal(0))
+
+    def stats_rows(self, since: float | None = None) -> StatsRows:
+        """What `core.trade_stats` sums: trades (started at or after `since`) with their
+        route kind, sent liquidations, and opportunity counts by kind and by venue."""
+        return _stats_rows(self._db, since)
 
     def in_flight_trades(self) -> list[TradeRecord]:
         """Trades the journal last saw sending or unwinding (restart reconciliation)."""
@@ -441,3 +458,100 @@ _ORDER_UPDATE = (
     f"UPDATE orders SET {', '.join(f'{c}=?' for c in _ORDER_UPDATE_COLUMNS[:-1])}"  # noqa: S608
     " WHERE client_order_id=?"
 )
+
+
+def read_stats_rows(path: str | Path, since: float | None = None) -> StatsRows:
+    """`Journal.stats_rows` on a read-only connection of its own, so any thread may call it
+    (a `Journal` is tied to the thread that opened it); in WAL mode it reads alongside the
+    engine's writes without blocking them."""
+    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        db.execute("PRAGMA busy_timeout=5000")
+        return _stats_rows(db, since)
+    finally:
+        db.close()
+
+
+# The kind of a row journaled before the kind column: a liquidation's data names it, a cycle
+# has a start currency, anything else was a spread.
+_KIND_OF_DATA = (
+    "coalesce(data ->> '$.kind', CASE WHEN data -> '$.start' IS NULL THEN 'spread'"
+    " ELSE 'cycle' END)"
+)
+# `->` gives a JSON number's own text: Decimal of it is exactly the ledger's D(float).
+_STATS_TRADES = (
+    "SELECT coalesce(o.kind, 'unknown'), t.buy_venue, t.sell_venue, t.status,"
+    " EXISTS (SELECT 1 FROM orders WHERE orders.trade_id = t.id),"
+    " t.realized_pnl_usd, t.fees, t.volume, o.data -> '$.net_profit',"
+    " o.data -> '$.net_profit_usd', t.started_at, t.finished_at"
+    " FROM trades t LEFT JOIN opportunities o ON o.id = t.opportunity_id"
+    " WHERE t.started_at >= ?"
+)
+_STATS_LIQUIDATIONS = (
+    "SELECT buy_venue, sell_venue, status, data ->> '$.realized_pnl_usd', updated_at"  # noqa: S608
+    f" FROM opportunities WHERE kind = 'liquidation'"
+    f" AND status IN ({','.join('?' * len(LIQUIDATION_SENT))}) AND detected_at >= ?"
+)
+# Grouped by route as well, so one scan gives both the kind and the venue counts.
+_STATS_OPPORTUNITIES = (
+    "SELECT kind, buy_venue, sell_venue, count(*) FROM opportunities"
+    " WHERE detected_at >= ? GROUP BY 1, 2, 3"
+)
+
+
+def _stats_rows(db: sqlite3.Connection, since: float | None) -> StatsRows:
+    start = float("-inf") if since is None else since
+    trades = [_trade_row(*row) for row in db.execute(_STATS_TRADES, (start,))]
+    sent = tuple(LIQUIDATION_SENT)
+    trades += [
+        TradeRow(
+            kind="liquidation",
+            buy_venue=buy,
+            sell_venue=sell,
+            status=LIQUIDATION_SENT[status],
+            sent=True,
+            realized_pnl_usd=None if pnl_usd is None else Decimal(pnl_usd),
+            fees=Decimal(0),  # its one cost, the gas, is in its realized PnL already
+            volume=Decimal(0),
+            usd_per_quote=Decimal(1),
+            started_at=None,
+            finished_at=at,
+        )
+        for buy, sell, status, pnl_usd, at in db.execute(_STATS_LIQUIDATIONS, (*sent, start))
+    ]
+    by_kind: Counter[str] = Counter()
+    by_venue: Counter[str] = Counter()
+    for kind, buy, sell, count in db.execute(_STATS_OPPORTUNITIES, (start,)):
+        by_kind[kind] += count
+        for venue in venues_of(buy, sell):
+            by_venue[venue] += count
+    return StatsRows(tuple(trades), tuple(sorted(by_kind.items())), tuple(sorted(by_venue.items())))
+
+
+def _trade_row(
+    kind: str,
+    buy: str,
+    sell: str,
+    status: str,
+    sent: int,
+    pnl_usd: str | None,
+    fees: str,
+    volume: str,
+    net: str | None,
+    net_usd: str | None,
+    started: float,
+    finished: float | None,
+) -> TradeRow:
+    return TradeRow(
+        kind=kind,
+        buy_venue=buy,
+        sell_venue=sell,
+        status=TradeStatus(status),
+        sent=bool(sent),
+        realized_pnl_usd=None if pnl_usd is None else Decimal(pnl_usd),
+        fees=Decimal(fees),
+        volume=Decimal(volume),
+        usd_per_quote=usd_per_quote(net, net_usd),
+        started_at=started,
+        finished_at=finished,
+    )

@@ -16,11 +16,13 @@ from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -315,6 +317,46 @@ class ServiceSettings(_Section):
     """A feed quiet (stale, down) for longer than this makes /health answer 503."""
 
 
+class AlertSettings(_Section):
+    """Alerts: the console's terminal bell on a breaker trip, and a webhook for breaker trips
+    and big fills."""
+
+    bell_on_breaker_trip: bool = True
+    """Ring the terminal bell when a breaker scope (global or a venue) opens."""
+
+    webhook_url: SecretStr = SecretStr("")
+    """POST each alert as JSON to this http(s) URL; empty = off. Secret (webhook URLs carry
+    their token): masked in check-config, logs and errors."""
+
+    webhook_min_fill_usd: float = Field(default=10_000.0, ge=0)
+    """A finished trade is sent when its fills total at least this notional, in USD (every
+    leg's notional, the journal's `volume`, at the rate its PnL is valued in USD)."""
+
+    webhook_retries: int = Field(default=3, ge=0, le=20)
+    """Retries after a failed POST (connection error, timeout, 5xx or 429; never other 4xx)."""
+
+    webhook_backoff_s: float = Field(default=1.0, gt=0, le=300)
+    """Delay before the first retry, in seconds; doubled for each further one."""
+
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    """Time one POST may take, in seconds."""
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, url: SecretStr) -> SecretStr:
+        text = url.get_secret_value()
+        parts = urlsplit(text)
+        if text and (parts.scheme not in ("http", "https") or not parts.hostname):
+            # The error shows the scheme only: the rest of a webhook URL is its token.
+            shown = f"{parts.scheme}://…" if parts.scheme else "…"
+            raise PydanticCustomError(
+                "webhook_url",
+                "webhook_url must be empty (off) or an http(s):// URL with a host",
+                {"value": shown},
+            )
+        return url
+
+
 class UiSettings(_Section):
     """Console preferences."""
 
@@ -480,6 +522,7 @@ class Settings(BaseSettings):
     chain: ChainSettings = Field(default_factory=ChainSettings)
     lending: LendingSettings = Field(default_factory=LendingSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @field_validator("venues")
     @classmethod

@@ -1,14 +1,24 @@
-"""`arbdesk history`: trades from the journal, each with its legs, fees and realized PnL."""
+"""`arbdesk history`: trades from the journal, each with its legs, fees and realized PnL;
+`--stats`: the figures per route kind and per venue instead."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from console.cli_commands._common import add_config_arg, settings_or_exit
-from core.history_export import parse_since, render_history_csv, render_history_json, trade_to_dict
+from core.history_export import (
+    parse_since,
+    render_history_csv,
+    render_history_json,
+    render_stats_json,
+    render_stats_table,
+    trade_to_dict,
+)
 from core.journal import Journal
 from core.records import TradeRecord
+from core.trade_stats import StatsRows, trade_stats
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fmt.add_argument("--json", action="store_true", help="a JSON list of trades with their legs")
     fmt.add_argument("--csv", action="store_true", help="CSV, one row per leg")
     parser.add_argument("--since", metavar="ISO", help="only trades started at or after this")
+    parser.add_argument(
+        "--stats",
+        action="store_true",
+        help="figures per route kind and per venue (a table, or with --json a JSON document)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -32,7 +47,12 @@ def handle(args: argparse.Namespace) -> int:
         except ValueError:
             print(f"arbdesk history: --since {args.since!r} is not an ISO date", file=sys.stderr)
             return 2
+    if args.stats and args.csv:
+        print("arbdesk history: --stats prints a table or --json, not CSV", file=sys.stderr)
+        return 2
     path = settings.resolve_path(settings.journal.path)
+    if args.stats:
+        return _stats(path, since, args.json)
     if not path.exists():
         print(f"arbdesk history: no journal at {path} yet (no trades)", file=sys.stderr)
         trades: list[TradeRecord] = []
@@ -48,6 +68,22 @@ def handle(args: argparse.Namespace) -> int:
         sys.stdout.write(render_history_csv(trades))
     else:
         _print_table(trades)
+    return 0
+
+
+def _stats(path: Path, since: float | None, as_json: bool) -> int:
+    if not path.exists():
+        print(f"arbdesk history: no journal at {path} yet (no trades)", file=sys.stderr)
+        rows = StatsRows((), (), ())
+    else:
+        journal = Journal(path)
+        try:
+            rows = journal.stats_rows(since)
+        finally:
+            journal.close()
+    # Every finished trade's point: the console's snapshot thins the series, a file need not.
+    stats = trade_stats(rows, max_points=max(len(rows.trades), 1))
+    print(render_stats_json(stats) if as_json else render_stats_table(stats))
     return 0
 
 

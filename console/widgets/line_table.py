@@ -227,7 +227,8 @@ class LineTable(ScrollView, Generic[RowT], can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._strips.clear()
         self._header = None
-        self.virtual_size = Size(event.size.width, len(self._rows) + 1)
+        # The content width: the event's size includes a border, which would add a scrollbar.
+        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
 
     def _columns_for(self, width: int) -> tuple[int, tuple[Column, ...], tuple[int, ...]]:
         if self._layout is not None and self._layout[0] == width:

@@ -33,6 +33,7 @@ from core.detect.top_of_book import SpreadRow, spread_rows
 from core.engine.lending import LendingService, WatchlistRow
 from core.engine.onchain import OnChain
 from core.engine.opportunity_board import OpportunityBoard
+from core.engine.stats_cache import TradeStatsCache
 from core.events import (
     BookUpdated,
     EngineMessage,
@@ -53,6 +54,7 @@ from core.journal import Journal
 from core.keys import KeyStore, load_venue_credentials, load_wallet_key
 from core.risk import BreakerView, CircuitBreaker
 from core.serialize import to_jsonable
+from core.service.alerts import AlertSender
 from core.service.http import MonitorServer
 from core.service.metrics import EngineMetrics, LoopLagProbe
 from core.settings import Mode, Settings, VenueKind
@@ -66,6 +68,7 @@ from core.settings_edit import (
     validate_setting,
     write_toml_value,
 )
+from core.trade_stats import TradeStats
 
 AUTO_RETRY_AFTER_S = 5.0  # auto mode's pause on a route after the executor refused it
 
@@ -117,7 +120,11 @@ class Engine:
         self.bus = EventBus()
         self.metrics = EngineMetrics(self, clock)
         self.bus.listen(self.metrics.on_event)
+        self.trade_stats_cache = TradeStatsCache(lambda: self.journal)
+        self.bus.listen(self.trade_stats_cache.on_event)
         self.monitor: MonitorServer | None = None
+        self.alerts: AlertSender | None = None
+        """The webhook of `[alerts]`, running while the engine does if webhook_url is set."""
         self.venues: list[str] = [v.name for v in settings.venues]
         self.symbols: list[str] = sorted({s for v in settings.venues for s in v.symbols})
         # symbol -> venue -> book; the same OrderBook objects the feeds write into.
@@ -197,6 +204,10 @@ class Engine:
         if service.http_port:
             url = await self.start_monitor(service.http_host, service.http_port)
             self._message("INFO", f"health and metrics on {url}/health and {url}/metrics")
+        if self.settings.alerts.webhook_url.get_secret_value():
+            self.alerts = AlertSender(self.settings.alerts)
+            await self.alerts.start()
+            self.bus.listen(self.alerts.on_event)
         self._running = True
         self._message("INFO", f"engine started in {self.settings.mode.value} mode")
 
@@ -234,6 +245,7 @@ class Engine:
         # the executor becomes visible (to approve and auto mode) only after reconciliation.
         report = await reconcile(self.journal, order_venues, clock=self.clock)
         self.executor = executor
+        self._spawn(self.trade_stats_cache.run(), "trade-stats")
         for trade in report.trades:
             self._message(
                 "WARNING", f"trade {trade.id} was in flight at the last exit: needs attention"
@@ -312,6 +324,9 @@ class Engine:
                 await task
         self._tasks.clear()
         self._feeds = None
+        if self.alerts is not None:  # after the drain: the last trades' alerts go out too
+            await self.alerts.stop()
+            self.alerts = None
         if self.journal is not None:
             self.journal.flush()
             self.journal.close()
@@ -516,12 +531,15 @@ class Engine:
                 at=now,
             )
         )
-        for opportunity in self.detector.check_symbol(symbol, venue):
-            self._on_opportunity(opportunity)
+        # Detection is timed apart from publishing what it found (metrics.detected).
+        started = time.perf_counter()
+        found: list[Opportunity] = self.detector.check_symbol(symbol, venue)
         if self.cycles is not None:
             self.cycles.on_book(venue, symbol)
-            for cycle in self.cycles.scan():
-                self._on_opportunity(cycle)
+            found = [*found, *self.cycles.scan()]
+        self.metrics.detected(time.perf_counter() - started, book.received_at, len(found))
+        for opportunity in found:
+            self._on_opportunity(opportunity)
 
     def _on_listed(self, venue: str, symbols: list[str]) -> None:
         """A venue's markets loaded: its cycles use only the symbols it lists."""
@@ -674,6 +692,10 @@ class Engine:
     def in_flight(self) -> int:
         return len(self.executor.active) if self.executor is not None else 0
 
+    def trade_stats(self) -> TradeStats:
+        """The journal's figures per route kind and venue, as last read (every few seconds)."""
+        return self.trade_stats_cache.latest
+
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.counters)
         supervisors = self._feeds.supervisors.values() if self._feeds is not None else ()
@@ -691,6 +713,7 @@ class Engine:
 
     async def approve(self, opportunity_id: str) -> str:
         """Send an opportunity to the executor; returns a line saying what happened."""
+        approved_at = self.clock()
         if self.lending is not None and any(
             o.id == opportunity_id for o in self.lending.opportunities()
         ):
@@ -705,6 +728,7 @@ class Engine:
             return "trading is not running (scan mode)"
         if not self._running:
             return "the engine is stopping: no new trades"
+        self.metrics.approved(opportunity_id, approved_at)
         return await self._submit(opportunity, "approved")
 
     def reject(self, opportunity_id: str) -> None:

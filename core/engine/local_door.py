@@ -41,6 +41,7 @@ from core.events import FeedState
 from core.execute.trades import TradeView
 from core.settings import Settings, SettingsError
 from core.settings_edit import EditableField, SettingChange
+from core.trade_stats import TradeStats
 
 
 class FeedStatusLike(Protocol):
@@ -83,6 +84,7 @@ class DoorEngine(Protocol):
     def finished_trades(self) -> Sequence[TradeView]: ...
     def liquidation_watchlist(self) -> Sequence[WatchlistRow]: ...
     def stats(self) -> dict[str, Any]: ...
+    def trade_stats(self) -> TradeStats: ...
     def editable_settings(self) -> list[EditableField]: ...
     async def approve(self, opportunity_id: str) -> str: ...
     def reject(self, opportunity_id: str) -> None: ...
@@ -108,6 +110,7 @@ class LocalDoor:
         settings = engine.settings
         has_watchlist = engine.lending is not None
         trades_active = engine.active_trades()
+        figures = engine.trade_stats()  # cached by the engine: no SQL per frame
         return Snapshot(
             at=float(engine.clock()),
             mode=str(settings.mode.value),
@@ -138,6 +141,9 @@ class LocalDoor:
             ),
             venue_health=tuple(sorted(engine.venue_health().items())),
             stats=tuple(sorted((str(k), str(v)) for k, v in engine.stats().items())),
+            route_stats=figures.routes,
+            pnl_series=figures.pnl_series,
+            bell_on_breaker_trip=bool(settings.alerts.bell_on_breaker_trip),
         )
 
     def _books(self, symbols: Sequence[str], depth: int) -> tuple[BookTop, ...]:
@@ -209,6 +215,9 @@ class LocalDoor:
         return CommandResult(
             True, f"{path}: {old} → {new}", old=old, new=new, saved_to=_name(change.written_to)
         )
+
+    async def settled(self) -> None:
+        """Snapshots are taken from the live books: nothing to wait for."""
 
     async def start(self) -> None:
         await self.engine.start()

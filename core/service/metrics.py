@@ -3,16 +3,17 @@ as in tests, never share series).
 
 Counters follow the engine's events (a bus listener: opportunities by kind, trades started and
 by outcome, refusals, breaker trips, dropped feed messages, time from a trade's start to its
-first order sent); gauges are read from the engine when Prometheus scrapes (breaker state per
-scope, feed age, realized PnL today, trades in flight, pending opportunities); the event-loop
-lag histogram is fed by `LoopLagProbe`.
+first order sent and from its approval to its first order sent); the engine reports each book
+update's detection run (`detected`) and each approval (`approved`); gauges are read from the
+engine when Prometheus scrapes (breaker state per scope, feed age, realized PnL today, trades
+in flight, pending opportunities); the event-loop lag histogram is fed by `LoopLagProbe`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -29,11 +30,14 @@ from core.events import (
     TradeRefused,
     TradeStarted,
 )
+from core.trade_stats import RouteStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _BREAKER_LEVEL = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 _LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _SENT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+_DETECT_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05)
+_APPROVALS_KEPT = 1_024  # approvals that never became a trade (refused, errors) are forgotten
 
 
 class EngineMetrics:
@@ -72,6 +76,25 @@ class EngineMetrics:
             buckets=_SENT_BUCKETS,
             registry=r,
         )
+        self.approve_to_sent = Histogram(
+            "arbdesk_trade_approve_to_first_order_seconds",
+            "From the approve command (Engine.approve) to the trade's first order sent",
+            buckets=_SENT_BUCKETS,
+            registry=r,
+        )
+        self.detector_scan = Histogram(
+            "arbdesk_detector_scan_seconds",
+            "Detection run on one CEX book update (its symbol's venue pairs, touched cycles)",
+            buckets=_DETECT_BUCKETS,
+            registry=r,
+        )
+        self.update_to_found = Histogram(
+            "arbdesk_detector_update_to_found_seconds",
+            "From a CEX book update's local receive time to the opportunities it produced"
+            " (book apply and detection; not the network before receipt)",
+            buckets=_DETECT_BUCKETS,
+            registry=r,
+        )
         self.loop_lag = Histogram(
             "arbdesk_event_loop_lag_seconds",
             "How late the event loop ran a timer (a busy loop delays every feed and order)",
@@ -80,6 +103,21 @@ class EngineMetrics:
         )
         r.register(_ScrapeGauges(self))
         self._started_at: dict[str, float] = {}
+        self._approved_at: dict[str, float] = {}  # opportunity id -> approve time
+        self._approved_trade: dict[str, float] = {}  # trade id -> its approve time
+
+    def detected(self, scan_s: float, received_at: float, found: int) -> None:
+        """One book update's detection took `scan_s` (perf_counter) and found `found`
+        opportunities; `received_at` is the feed's time.time() stamp of that update."""
+        self.detector_scan.observe(scan_s)
+        if found:
+            self.update_to_found.observe(max(0.0, time.time() - received_at))
+
+    def approved(self, opportunity_id: str, at: float) -> None:
+        """`Engine.approve` is sending the opportunity on (the engine's clock)."""
+        self._approved_at[opportunity_id] = at
+        while len(self._approved_at) > _APPROVALS_KEPT:
+            del self._approved_at[next(iter(self._approved_at))]
 
     def on_event(self, event: Event) -> None:
         """A bus listener (engine.bus.listen)."""
@@ -89,15 +127,23 @@ class EngineMetrics:
         elif isinstance(event, TradeStarted):
             self.trades_started.inc()
             self._started_at[event.trade_id] = event.at
+            approved = self._approved_at.pop(event.opportunity_id, None)
+            if approved is not None:
+                self._approved_trade[event.trade_id] = approved
         elif isinstance(event, LegSent):
             started = self._started_at.pop(event.trade_id, None)
             if started is not None:
                 self.start_to_sent.observe(max(0.0, event.at - started))
+            approved = self._approved_trade.pop(event.trade_id, None)
+            if approved is not None:
+                self.approve_to_sent.observe(max(0.0, event.at - approved))
         elif isinstance(event, TradeFinished):
             self.trades.labels(event.status).inc()
             self._started_at.pop(event.trade_id, None)
+            self._approved_trade.pop(event.trade_id, None)
         elif isinstance(event, TradeRefused):
             self.refusals.inc()
+            self._approved_at.pop(event.opportunity_id, None)
         elif isinstance(event, BreakerTransitioned):
             if event.to_state == "open":
                 self.breaker_trips.labels(event.scope).inc()
@@ -149,6 +195,51 @@ class _ScrapeGauges(Collector):
         pending = GaugeMetricFamily("arbdesk_opportunities_pending", "Opportunities on the board")
         pending.add_metric([], float(len(engine.pending_opportunities())))
         yield pending
+        yield from route_gauges(engine.trade_stats().routes)
+
+
+def route_gauges(routes: Iterable[RouteStats]) -> Iterator[Metric]:
+    """The journal's trade statistics per route kind and per venue (`group` "kind" or
+    "venue", `key` the kind or venue), as the engine last cached them: whole-journal figures,
+    so gauges (a new journal starts them again), not counters. Executed trades are the sum of
+    the outcomes; an average or a ratio is left out where no trade has finished."""
+    labels = ["group", "key"]
+
+    def family(name: str, text: str) -> GaugeMetricFamily:
+        return GaugeMetricFamily(f"arbdesk_route_{name}", text, labels=labels)
+
+    opportunities = family("opportunities", "Opportunities journaled")
+    trades = GaugeMetricFamily(
+        "arbdesk_route_trades",
+        "Executed trades by outcome: successful, failed, in_flight",
+        labels=[*labels, "outcome"],
+    )
+    volume = family("volume_usd", "Traded notional of every fill, USD")
+    profit = family("profit_usd", "Realized PnL of finished trades, USD")
+    fees = family("fees_usd", "Fees paid, USD")
+    avg_profit = family("avg_profit_usd", "Realized PnL per finished trade, USD")
+    avg_exec = family("avg_execution_seconds", "Start to finish of a finished trade")
+    success = family("success_ratio", "Successful over finished trades")
+    for r in routes:
+        key = [r.group, r.key]
+        opportunities.add_metric(key, float(r.opportunities))
+        in_flight = r.executed - r.successful - r.failed
+        for outcome, count in (
+            ("successful", r.successful),
+            ("failed", r.failed),
+            ("in_flight", in_flight),
+        ):
+            trades.add_metric([*key, outcome], float(count))
+        volume.add_metric(key, float(r.volume_usd))
+        profit.add_metric(key, float(r.profit_usd))
+        fees.add_metric(key, float(r.fees_usd))
+        if r.avg_profit_usd is not None:
+            avg_profit.add_metric(key, float(r.avg_profit_usd))
+        if r.avg_exec_s is not None:
+            avg_exec.add_metric(key, r.avg_exec_s)
+        if r.success_rate is not None:
+            success.add_metric(key, r.success_rate)
+    yield from (opportunities, trades, volume, profit, fees, avg_profit, avg_exec, success)
 
 
 class LoopLagProbe:

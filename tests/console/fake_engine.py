@@ -20,6 +20,7 @@ from core.events import EngineMessage, FeedState, KillSwitchToggled, Opportunity
 from core.execute.trades import LegView, TradeView
 from core.settings import Settings
 from core.settings_edit import EditableField, SettingChange, apply_setting, editable_fields
+from core.trade_stats import TradeStats
 
 T0 = 1_763_712_000.0  # 2025-11-21 08:00:00 UTC
 VENUES = ("simex", "simbit", "simkra")
@@ -89,6 +90,7 @@ class FakeEngine:
         self.approved: list[str] = []
         self.lending: object | None = None  # set to anything to run the watchlist
         self.watchlist: list[Any] = []
+        self.figures = TradeStats()  # what the real engine caches from its journal
         for s_i, symbol in enumerate(SYMBOLS):
             for v_i, venue in enumerate(VENUES):
                 self.books.setdefault(symbol, {})[venue] = self._book(symbol, venue, s_i, v_i)
@@ -180,6 +182,9 @@ class FakeEngine:
 
     def stats(self) -> dict[str, Any]:
         return {"opportunities": len(self.opportunities), "trades": len(self.trades)}
+
+    def trade_stats(self) -> TradeStats:
+        return self.figures
 
     def liquidation_watchlist(self) -> list[Any]:
         return list(self.watchlist)

@@ -82,3 +82,12 @@ class TestThresholdsEditor:
 class TestHelp:
     def test_help_screen(self, snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         assert snap_compare(make_app(tmp_path), press=["question_mark"], terminal_size=(120, 40))
+
+
+class TestHistory:
+    def test_route_figures_and_pnl_chart(self, snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        from tests.console.test_history_stats import planted
+
+        app = make_app(tmp_path)
+        app.door.engine.figures = planted(tmp_path)  # type: ignore[attr-defined]
+        assert snap_compare(app, press=["h"], terminal_size=(140, 40))

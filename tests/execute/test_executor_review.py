@@ -27,7 +27,7 @@ from core.execute.paper import PaperExchange
 from core.execute.pnl import account
 from core.execute.reconcile import reconcile
 from core.feeds.sim.market import SimMarket
-from core.journal import Journal
+from core.journal import SCHEMA_VERSION, Journal
 from core.records import OrderRecord, OrderStatus, TradeRecord, TradeStatus
 from core.settings import SimSettings, VenueKind, VenueSettings
 from tests.support.executor import (
@@ -511,7 +511,7 @@ def test_a_version_1_journal_gains_the_other_fees_column(tmp_path: Path) -> None
     raw.commit()
     raw.close()
     journal = Journal(path)
-    assert journal.schema_version == 2
+    assert journal.schema_version == SCHEMA_VERSION
     assert journal.open_orders() == []
 
 

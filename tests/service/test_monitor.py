@@ -136,6 +136,11 @@ async def test_metrics_carry_the_engines_series(tmp_path: Path) -> None:
         assert len(ages) == 2 and all(0 <= a < 5 for a in ages)
         assert samples[("arbdesk_event_loop_lag_seconds_count", ())] > 0
         assert ("arbdesk_opportunities_pending", ()) in samples
+        # Every book update's detection is timed; the dislocation's updates found something.
+        assert samples[("arbdesk_detector_scan_seconds_count", ())] > 0
+        found = samples[("arbdesk_detector_update_to_found_seconds_count", ())]
+        assert found >= 1
+        assert 0 < samples[("arbdesk_detector_update_to_found_seconds_sum", ())] / found < 0.5
         opportunity = engine.pending_opportunities()[0]
         text_result = await engine.approve(opportunity.id)
         await _wait(lambda: _true(engine.finished_trades()))
@@ -145,6 +150,9 @@ async def test_metrics_carry_the_engines_series(tmp_path: Path) -> None:
         finished = sum(v for (n, _), v in after.items() if n == "arbdesk_trades_total")
         assert finished >= 1
         assert after[("arbdesk_trade_start_to_first_order_seconds_count", ())] >= 1
+        assert after[("arbdesk_trade_approve_to_first_order_seconds_count", ())] == 1
+        approve_s = after[("arbdesk_trade_approve_to_first_order_seconds_sum", ())]
+        assert approve_s >= after[("arbdesk_trade_start_to_first_order_seconds_sum", ())]
         engine.kill("test")
         _, text = await _get(f"{url}/metrics")
         assert _samples(text)[("arbdesk_kill_switch", ())] == 1.0
