@@ -4,7 +4,6 @@ SIGTERM / SIGHUP (an SSH session dropping) with the journal flushed and no trace
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,21 +14,9 @@ from typing import IO, Any
 import pytest
 
 from core.journal import Journal
+from tests.support.serve import serve_env as headless_env
 
 pytestmark = pytest.mark.timeout(90)
-REPO = Path(__file__).resolve().parents[2]
-
-
-def headless_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARBDESK_")}
-    env.update(
-        PYTHONPATH=str(REPO),
-        ARBDESK_SIM__SPEED="5",
-        ARBDESK_CHAIN__ENABLED="false",
-        ARBDESK_JOURNAL__PATH=str(tmp_path / "journal.sqlite3"),
-        ARBDESK_LOGGING__PATH=str(tmp_path / "arbdesk.log"),
-    )
-    return env
 
 
 def start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
