@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -56,22 +56,39 @@ class RemoteFeed:
         self._events.clear()
 
 
+@contextlib.asynccontextmanager
+async def _connect(
+    path: Path, wait_s: float, *, receive_s: float | None = None, heartbeat: float | None = None
+) -> AsyncIterator[tuple[aiohttp.ClientWebSocketResponse, wire.Hello]]:
+    """A websocket to the engine on `path` and the hello it opened with (WireError if it
+    closed or said something else first). `receive_s` bounds every later receive too."""
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(path))) as session,
+        session.ws_connect(
+            URL,
+            max_msg_size=0,
+            heartbeat=heartbeat,
+            timeout=aiohttp.ClientWSTimeout(receive_s or wait_s),
+        ) as ws,
+    ):
+        first = await ws.receive(timeout=wait_s)
+        if first.type is not aiohttp.WSMsgType.TEXT:
+            raise wire.WireError(f"the engine closed the connection ({first.extra})")
+        hello = wire.parse_server_frame(first.data)
+        if not isinstance(hello, wire.Hello):
+            raise wire.WireError("the engine did not say hello")
+        yield ws, hello
+
+
 async def fetch_hello(path: Path, wait_s: float = CONNECT_TIMEOUT_S) -> wire.Hello:
     """Connect once and read the engine's hello (what `attach` needs before drawing)."""
     try:
-        async with (
-            aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(path))) as session,
-            session.ws_connect(URL, max_msg_size=0, timeout=aiohttp.ClientWSTimeout(wait_s)) as ws,
-        ):
-            message = await ws.receive(timeout=wait_s)
+        async with _connect(path, wait_s) as (_ws, hello):
+            return hello
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise NotServing(f"no engine is serving on {path} ({_why(exc)})") from exc
-    if message.type is not aiohttp.WSMsgType.TEXT:
-        raise NotServing(f"the engine on {path} closed the connection ({message.extra})")
-    frame = wire.parse_server_frame(message.data)
-    if not isinstance(frame, wire.Hello):
-        raise NotServing(f"the engine on {path} did not say hello")
-    return frame
+    except wire.WireError as exc:
+        raise NotServing(f"on {path}: {exc}") from exc
 
 
 class RemoteDoor:
@@ -192,19 +209,8 @@ class RemoteDoor:
             attempt += 1
 
     async def _session(self) -> None:
-        connector = aiohttp.UnixConnector(path=str(self.path))
-        async with (
-            aiohttp.ClientSession(connector=connector) as session,
-            session.ws_connect(
-                URL, max_msg_size=0, heartbeat=10.0, timeout=aiohttp.ClientWSTimeout(10.0)
-            ) as ws,
-        ):
-            first = await ws.receive(timeout=CONNECT_TIMEOUT_S)
-            if first.type is not aiohttp.WSMsgType.TEXT:
-                return
-            hello = wire.parse_server_frame(first.data)
-            if not isinstance(hello, wire.Hello):
-                raise wire.WireError("the engine did not say hello")
+        connection = _connect(self.path, CONNECT_TIMEOUT_S, receive_s=10.0, heartbeat=10.0)
+        async with connection as (ws, hello):
             self._came_up(ws, hello)
             try:
                 async for message in ws:
