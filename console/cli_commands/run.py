@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from console.cli_commands._common import add_config_arg, settings_or_exit
+from console.cli_commands._common import add_config_arg, add_engine_args, settings_or_exit
 from core.bus import Subscription
 from core.events import BookUpdated
 from core.serialize import event_to_dict
@@ -21,12 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run", help="open the console (default command)")
     add_config_arg(parser)
     parser.add_argument("--headless", action="store_true", help="no console: JSON events on stdout")
-    parser.add_argument("--auto", action="store_true", help="auto-execute opportunities")
-    parser.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
-    parser.add_argument(
-        "--i-understand-live",
-        action="store_true",
-        help="confirm live trading with real money (headless; the console asks instead)",
+    add_engine_args(
+        parser, "confirm live trading with real money (headless; the console asks instead)"
     )
     parser.set_defaults(handler=handle)
 

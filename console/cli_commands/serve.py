@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from console.cli_commands._common import add_config_arg, settings_or_exit
+from console.cli_commands._common import add_config_arg, add_engine_args, settings_or_exit
 from core.settings import Mode, Settings
 
 
@@ -24,13 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_config_arg(parser)
     parser.add_argument("--socket", metavar="PATH", help="unix socket (default: settings)")
     parser.add_argument("--http-port", type=int, metavar="N", help="health/metrics port (0 = off)")
-    parser.add_argument("--auto", action="store_true", help="auto-execute opportunities")
-    parser.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
-    parser.add_argument(
-        "--i-understand-live",
-        action="store_true",
-        help="confirm live trading with real money (there is no console to ask)",
-    )
+    add_engine_args(parser, "confirm live trading with real money (there is no console to ask)")
     parser.set_defaults(handler=handle)
 
 
