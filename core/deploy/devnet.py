@@ -167,6 +167,10 @@ def _spawn_anvil(
                 # afternoon of the sim left gigabytes there. Old states are dropped instead.
                 "--max-persisted-states",
                 "0",
+                # Transactions enter blocks in arrival order, not by tip: the sim relay puts a
+                # bundle at the head of its block by sending it first (core/feeds/sim/relay.py).
+                "--order",
+                "fifo",
             ]
             if block_time_s > 0:
                 args = [*args, "--block-time", str(block_time_s)]

@@ -4,6 +4,7 @@ so each test that sends transactions leaves the chain as it found it."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -36,8 +37,19 @@ def devnet() -> Iterator[Devnet]:
 @pytest.fixture
 def clean_chain(devnet: Devnet) -> Iterator[Devnet]:
     """The devnet, reverted to its state before the test when the test ends."""
-    snapshot = devnet.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    rpc = devnet.w3.provider.make_request
+    snapshot = rpc("evm_snapshot", [])["result"]  # type: ignore[arg-type]
     try:
         yield devnet
     finally:
-        devnet.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+        # A transaction left in the pool (a nonce gap, mining left off) would be mined into a
+        # later test's block and move its pools: drop it, and say so.
+        pool = rpc("txpool_status", [])["result"]  # type: ignore[arg-type]
+        automine = rpc("anvil_getAutomine", [])["result"]  # type: ignore[arg-type]
+        if int(pool["pending"], 16) or int(pool["queued"], 16) or not automine:
+            warnings.warn(
+                f"test left the devnet with pool {pool}, automine {automine}", stacklevel=1
+            )
+            rpc("anvil_dropAllTransactions", [])  # type: ignore[arg-type]
+            rpc("evm_setAutomine", [True])  # type: ignore[arg-type]
+        rpc("evm_revert", [snapshot])  # type: ignore[arg-type]
