@@ -42,7 +42,7 @@ from core.records import (
 )
 from core.trade_stats import LIQUIDATION_SENT, StatsRows, TradeRow, usd_per_quote, venues_of
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """2: orders.other_fees (fees in a second currency), added to a version 1 journal on open.
 3: opportunities.kind (the route kind the trade statistics group by), added to an older
 journal on open and filled in from each row's data."""
@@ -101,7 +101,10 @@ CREATE TABLE IF NOT EXISTS orders (
     error TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    other_fees TEXT NOT NULL DEFAULT ''
+    other_fees TEXT NOT NULL DEFAULT '',
+    submission TEXT NOT NULL DEFAULT '',
+    target_blocks TEXT NOT NULL DEFAULT '',
+    landed_block INTEGER
 );
 CREATE INDEX IF NOT EXISTS orders_trade ON orders(trade_id);
 CREATE INDEX IF NOT EXISTS orders_status ON orders(status);
@@ -187,6 +190,13 @@ class Journal:
                 self._db.execute(
                     "ALTER TABLE orders ADD COLUMN other_fees TEXT NOT NULL DEFAULT ''"
                 )
+            if "submission" not in columns:  # a version 1 to 3 journal: on-chain submission
+                for column in (
+                    "submission TEXT NOT NULL DEFAULT ''",
+                    "target_blocks TEXT NOT NULL DEFAULT ''",
+                    "landed_block INTEGER",
+                ):
+                    self._db.execute(f"ALTER TABLE orders ADD COLUMN {column}")
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(opportunities)")}
             if "kind" not in columns:  # a version 1 or 2 journal
                 self._db.execute(
@@ -452,6 +462,9 @@ _ORDER_UPDATE_COLUMNS = (
     "error",
     "updated_at",
     "other_fees",
+    "submission",
+    "target_blocks",
+    "landed_block",
     "client_order_id",
 )
 _ORDER_UPDATE = (

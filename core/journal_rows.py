@@ -3,7 +3,8 @@
 A table's columns are named as its record's fields, so one mapper per table replaces a
 hand-written tuple per statement (where a new field used to need four edits that had to agree).
 Each column's conversion follows the field's type: Decimal as TEXT (exact round trip), optional
-Decimal as TEXT or NULL, a StrEnum as its value, (currency, amount) pairs as `CUR:amount,...`.
+Decimal as TEXT or NULL, a StrEnum as its value, (currency, amount) pairs as `CUR:amount,...`,
+integer tuples (a relay leg's target blocks) as `1,2,3`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ def fees_from_text(text: str) -> tuple[tuple[str, Decimal], ...]:
     return tuple((currency, Decimal(amount)) for currency, _, amount in pairs)
 
 
+def ints_text(values: tuple[int, ...]) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def ints_from_text(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(",") if v)
+
+
 def _same(value: Any) -> Any:
     return value
 
@@ -48,6 +57,8 @@ def _converters(hint: Any) -> tuple[Convert, Convert]:
         return opt_str, opt_dec
     if hint == _FEE_PAIRS:
         return fees_text, fees_from_text
+    if hint == tuple[int, ...]:
+        return ints_text, ints_from_text
     if isinstance(hint, type) and issubclass(hint, StrEnum):
         return str, hint
     return _same, _same

@@ -39,6 +39,8 @@ INDEX_USER = "index"
 VENUE_FIELDS = ("apiKey", "secret", "password")
 """ccxt's credential field names; `password` is the passphrase some venues (OKX, KuCoin) need."""
 DEFAULT_WALLET = "default"
+RELAY_USER = "relay:searcher"
+"""The keyring entry of the relay searcher key (`arbdesk keys set-relay`)."""
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 _HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -111,7 +113,7 @@ class BackendReport:
 class KeyEntry:
     """One stored venue or wallet, by name only; `fields` are the stored field names."""
 
-    kind: Literal["venue", "wallet"]
+    kind: Literal["venue", "wallet", "relay"]
     name: str
     fields: tuple[str, ...]
     missing: tuple[str, ...] = ()
@@ -122,16 +124,22 @@ class KeyEntry:
 class _Index:
     venues: dict[str, list[str]] = field(default_factory=dict)
     wallets: list[str] = field(default_factory=list)
+    relay: bool = False
 
     def dumps(self) -> str:
-        return json.dumps({"venues": self.venues, "wallets": self.wallets}, sort_keys=True)
+        data = {"venues": self.venues, "wallets": self.wallets, "relay": self.relay}
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def loads(cls, text: str | None) -> _Index:
         if not text:
             return cls()
         data = json.loads(text)
-        return cls(venues=dict(data.get("venues", {})), wallets=list(data.get("wallets", [])))
+        return cls(
+            venues=dict(data.get("venues", {})),
+            wallets=list(data.get("wallets", [])),
+            relay=bool(data.get("relay", False)),
+        )
 
 
 def qualified_name(obj: object) -> str:
@@ -390,6 +398,10 @@ class KeyStore:
         for wallet in sorted(index.wallets):
             gone = verify and not self._exists(f"wallet:{wallet}")
             out.append(KeyEntry("wallet", wallet, ("privateKey",), ("privateKey",) if gone else ()))
+        if index.relay:
+            gone = verify and not self._exists(RELAY_USER)
+            missing = ("privateKey",) if gone else ()
+            out.append(KeyEntry("relay", "searcher", ("privateKey",), missing))
         return out
 
     def _exists(self, user: str) -> bool:
@@ -481,6 +493,44 @@ class KeyStore:
         register_secret(value)
         return value
 
+    # -- the relay searcher key -------------------------------------------------------------
+
+    def set_relay_key(self, private_key: str) -> str:
+        """Store the key that signs relay requests (X-Flashbots-Signature); returns its
+        address. It only identifies the searcher to the relays, so it must not be a trading
+        wallet's key: a leaked header would then name the account that holds the money."""
+        key = normalize_private_key(private_key)
+        register_secret(key)
+        index = self._read_index()
+        for wallet in index.wallets:
+            if self.backend.get_password(SERVICE, f"wallet:{wallet}") == key:
+                raise InvalidKey(
+                    f"that is the key of wallet {wallet!r}; the relay searcher key must be a "
+                    "separate key that holds no funds"
+                )
+        address = wallet_address(key)
+        self.backend.set_password(SERVICE, RELAY_USER, key)
+        if not index.relay:
+            index.relay = True
+            self._write_index(index)
+        return address
+
+    def delete_relay_key(self) -> None:
+        deleted = self._delete(RELAY_USER)
+        index = self._read_index()
+        if index.relay:
+            index.relay = False
+            self._write_index(index)
+        elif not deleted:
+            raise MissingKey("no relay searcher key stored")
+
+    def relay_key(self) -> str:
+        value = self.backend.get_password(SERVICE, RELAY_USER)
+        if not value:
+            raise MissingKey("no relay searcher key stored; run: arbdesk keys set-relay")
+        register_secret(value)
+        return value
+
 
 def require_live(settings: Settings) -> None:
     if settings.mode is not Mode.LIVE:
@@ -496,6 +546,12 @@ def load_venue_credentials(
     """ccxt credentials for `venue`, for the live engine only (LiveModeRequired otherwise)."""
     require_live(settings)
     return (store or KeyStore(settings)).venue_credentials(venue)
+
+
+def load_relay_key(settings: Settings, store: KeyStore | None = None) -> str:
+    """The searcher key that signs relay requests, for the live engine only."""
+    require_live(settings)
+    return (store or KeyStore(settings)).relay_key()
 
 
 def load_wallet_key(

@@ -17,6 +17,7 @@ class OrderStatus(StrEnum):
     EXPIRED = "expired"
     NOT_FOUND = "not_found"  # the venue never saw it (send failed before it arrived)
     UNKNOWN = "unknown"  # we could not learn its state; needs a human
+    NOT_INCLUDED = "not_included"  # a relay bundle no target block took: nothing paid
 
     @property
     def final(self) -> bool:
@@ -30,6 +31,7 @@ _FINAL_ORDER = frozenset(
         OrderStatus.REJECTED,
         OrderStatus.EXPIRED,
         OrderStatus.NOT_FOUND,
+        OrderStatus.NOT_INCLUDED,
     }
 )
 
@@ -71,6 +73,13 @@ class OrderRecord:
     other_fees: tuple[tuple[str, Decimal], ...] = ()
     """Fees charged in other currencies than `fee_currency` on the same order (a venue can
     take part in BNB and part in USDT): (currency, amount) pairs, never summed into `fee`."""
+    submission: str = ""
+    """On-chain legs: how the transaction went out, "public" (mempool) or "relay" (a private
+    bundle); '' for CEX orders."""
+    target_blocks: tuple[int, ...] = ()
+    """A relay leg's target blocks so far, in the order they were tried."""
+    landed_block: int | None = None
+    """The block the chain says the transaction is in (from its receipt), None until then."""
 
 
 @dataclass(frozen=True, slots=True)

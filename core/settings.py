@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -426,6 +426,31 @@ class ChainSettings(_Section):
     max_fee_gwei: float = Field(default=200.0, gt=0, le=100_000)
     """Highest total fee per gas (base + priority) a transaction may pay, in gwei."""
 
+    submission: Literal["relay", "public", "relay-then-public"] = "relay"
+    """How on-chain trades go out: "relay" sends each as a private bundle (simulated first, a
+    reverting one is never sent, a bundle that misses its blocks costs nothing); "public" to
+    the mempool, where it can be copied or front-run and a revert still pays gas;
+    "relay-then-public" uses the mempool only when no relay can be reached."""
+
+    relay_urls: list[str] = Field(default_factory=list)
+    """Private relays (Flashbots-style JSON-RPC) each bundle is sent to, all of them at once.
+    Empty in sim mode: an embedded relay on 127.0.0.1 in front of the devnet."""
+
+    relay_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    """Timeout of one request to a relay, in seconds."""
+
+    sim_relay_build_delay_s: float = Field(default=0.25, ge=0, le=30)
+    """Sim mode: how long the embedded relay waits before building a bundle's block (the time
+    to the next slot); the noise trader may take the pool meanwhile, and the bundle loses."""
+
+    @field_validator("relay_urls")
+    @classmethod
+    def _check_relay_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"relay_urls: {url!r} is not an http(s):// URL")
+        return urls
+
     @field_validator("rpc_url")
     @classmethod
     def _check_rpc_url(cls, url: str) -> str:
@@ -548,6 +573,17 @@ class Settings(BaseSettings):
                 continue
             raise PydanticCustomError(
                 "mode_venue_kind", why, {"key": f"venues[{i}].kind", "value": venue.kind.value}
+            )
+        chain = self.chain
+        trades_on_chain = self.mode is not Mode.SIM and chain.enabled and chain.rpc_url
+        if trades_on_chain and chain.submission != "public" and not chain.relay_urls:
+            why = (
+                f"submission {chain.submission!r} needs chain.relay_urls in {self.mode.value} mode "
+                "(the embedded relay fronts only the sim devnet); list your relays, or set "
+                "submission = 'public' to send on-chain trades to the mempool"
+            )
+            raise PydanticCustomError(
+                "relay_urls_missing", why, {"key": "chain.relay_urls", "value": []}
             )
         return self
 

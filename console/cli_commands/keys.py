@@ -2,7 +2,8 @@
 
 Secrets are typed without echo, or read one per line from stdin when it is not a terminal
 (for scripts): `keys set VENUE` reads the API key, the secret, then an optional password;
-`keys set-wallet` reads one private key. Nothing ever prints a secret back.
+`keys set-wallet` and `keys set-relay` read one private key each. Nothing ever prints a secret
+back.
 
 Exit status: 0 done, 1 bad input or no such key, 3 no secure keyring (the message says why and
 how to fix it).
@@ -43,6 +44,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("set-wallet", help="store an EVM private key (prints only its address)")
     p.add_argument("--name", default=DEFAULT_WALLET, help="wallet name (default: %(default)s)")
     p.set_defaults(handler=_wrap(_set_wallet))
+
+    p = sub.add_parser(
+        "set-relay",
+        help="store the searcher key that signs private-relay bundles (not a wallet's key)",
+    )
+    p.set_defaults(handler=_wrap(_set_relay))
+
+    p = sub.add_parser("delete-relay", help="delete the relay searcher key")
+    p.set_defaults(handler=_wrap(_delete_relay))
 
     p = sub.add_parser("list", help="list stored venues and wallets (names only, never values)")
     p.add_argument("--check", action="store_true", help="also check each field is really stored")
@@ -148,6 +158,21 @@ def _set_wallet(args: argparse.Namespace, settings: Settings, store: KeyStore) -
     key = _ask("EVM private key (hex, input hidden): ", lines)
     address = store.set_wallet(key, args.name)
     print(f"stored wallet {args.name!r}: address {address}")
+    return EXIT_OK
+
+
+def _set_relay(args: argparse.Namespace, settings: Settings, store: KeyStore) -> int:
+    _ = store.backend
+    lines = None if sys.stdin.isatty() else _inputs()
+    key = _ask("relay searcher private key (hex, input hidden; holds no funds): ", lines)
+    address = store.set_relay_key(key)
+    print(f"stored the relay searcher key: address {address}")
+    return EXIT_OK
+
+
+def _delete_relay(args: argparse.Namespace, settings: Settings, store: KeyStore) -> int:
+    store.delete_relay_key()
+    print("deleted the relay searcher key")
     return EXIT_OK
 
 

@@ -187,3 +187,32 @@ def test_history_rendering(tmp_path: Path) -> None:
         and rows[1]["leg_venue"] == "simbit"
         and rows[0]["realized_pnl"] == "1.23456789"
     )
+
+
+def test_on_chain_submission_fields_round_trip_and_a_version_3_journal_gains_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    Journal(path).close()
+    raw = sqlite3.connect(path)
+    for column in ("submission", "target_blocks", "landed_block"):
+        raw.execute(f"ALTER TABLE orders DROP COLUMN {column}")
+    raw.execute("UPDATE schema_version SET version = 3")
+    raw.commit()
+    raw.close()
+    with Journal(path) as journal:
+        assert journal.schema_version == SCHEMA_VERSION
+        leg = replace(
+            order("c1", status=OrderStatus.OPEN),
+            venue_order_id="0x" + "ab" * 32,
+            submission="relay",
+            target_blocks=(101, 102, 103),
+        )
+        journal.insert_order(leg)
+        assert journal.order("c1") == leg
+        missed = replace(leg, status=OrderStatus.NOT_INCLUDED)
+        journal.update_order(missed)
+        assert journal.order("c1") == missed and journal.open_orders() == []
+        landed = replace(leg, status=OrderStatus.CLOSED, landed_block=103)
+        journal.update_order(landed)
+        assert journal.order("c1") == landed

@@ -26,6 +26,7 @@ from core.keys import (
     LiveModeRequired,
     MissingKey,
     check_backend,
+    load_relay_key,
     load_venue_credentials,
     load_wallet_key,
     normalize_private_key,
@@ -376,3 +377,42 @@ def test_cli_with_insecure_backend_forced_exits_non_zero_naming_the_fix(
     assert doctor.returncode == 3
     assert f"backend:  {backend}" in doctor.stdout
     assert "secure:   no" in doctor.stdout and "gnome-keyring-daemon --unlock" in doctor.stdout
+
+
+# -- the relay searcher key ----------------------------------------------------------------
+
+SEARCHER_KEY = "0x" + "5e" * 32
+
+
+@pytest.mark.usefixtures("fast_argon2", "isolated_home")
+def test_relay_key_is_separate_from_every_wallet_and_live_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("ARBDESK_KEYRING_PASSPHRASE", "pp-relay-test")
+    settings = _cryptfile_settings(tmp_path / "keys.cfg", Mode.LIVE)
+    store = KeyStore(settings)
+    store.set_wallet(WALLET_KEY)
+    with pytest.raises(InvalidKey, match="that is the key of wallet 'default'"):
+        store.set_relay_key(WALLET_KEY)
+    with pytest.raises(MissingKey, match="arbdesk keys set-relay"):
+        load_relay_key(settings)
+    assert store.set_relay_key(SEARCHER_KEY) == wallet_address(SEARCHER_KEY)
+    assert load_relay_key(settings) == SEARCHER_KEY
+    assert load_wallet_key(settings) == "0x" + WALLET_KEY  # the wallet is untouched
+    kinds = [(e.kind, e.name) for e in KeyStore(settings).entries(verify=True)]
+    assert kinds == [("wallet", "default"), ("relay", "searcher")]
+    assert redact(f"signed with {SEARCHER_KEY}") == "signed with [redacted]"
+    paper = _cryptfile_settings(tmp_path / "keys.cfg", Mode.PAPER)
+    with pytest.raises(LiveModeRequired):
+        load_relay_key(paper)
+    store.delete_relay_key()
+    with pytest.raises(MissingKey):
+        store.delete_relay_key()
+
+    config = tmp_path / "settings.toml"
+    config.write_text(f'[keys]\nbackend = "cryptfile"\ncryptfile_path = "{tmp_path}/k2.cfg"\n')
+    code, out, err = _run(
+        ["keys", "set-relay", "--config", str(config)], f"{SEARCHER_KEY}\n", monkeypatch, capsys
+    )
+    assert code == 0, err
+    assert wallet_address(SEARCHER_KEY) in out and SEARCHER_KEY[2:] not in out + err

@@ -238,6 +238,25 @@ BAD: list[tuple[str, str, str]] = [
         " backoff_max_s must be at least backoff_initial_s",
     ),
     (
+        "relay-urls-missing",
+        'mode = "paper"\n[chain]\nrpc_url = "http://127.0.0.1:8545"\n'
+        '[[venues]]\nname = "b"\nkind = "ccxt"\nexchange_id = "binance"\n',
+        "chain.relay_urls = []: submission 'relay' needs chain.relay_urls in paper mode (the"
+        " embedded relay fronts only the sim devnet); list your relays, or set submission ="
+        " 'public' to send on-chain trades to the mempool",
+    ),
+    (
+        "relay-url-scheme",
+        '[chain]\nrelay_urls = ["wss://relay.example"]\n',
+        "chain.relay_urls = ['wss://relay.example']: relay_urls:"
+        " 'wss://relay.example' is not an http(s):// URL",
+    ),
+    (
+        "submission",
+        '[chain]\nsubmission = "private"\n',
+        "chain.submission = 'private': Input should be 'relay', 'public' or 'relay-then-public'",
+    ),
+    (
         "grace",
         "[execution]\nunknown_order_grace_s = -1\n",
         "execution.unknown_order_grace_s = -1: Input should be greater than or equal to 0",
