@@ -41,6 +41,7 @@ LIQUIDATION_SENT = {
     "liquidated": TradeStatus.COMPLETED,
     "reverted": TradeStatus.FAILED,
     "unknown": TradeStatus.NEEDS_ATTENTION,  # no receipt in time: it may still land
+    "not_included": TradeStatus.FAILED,  # a relay bundle no block took: nothing paid
 }
 """A sent liquidation's journal status (`core.execute.liquidate`) as a trade status."""
 

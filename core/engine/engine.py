@@ -41,6 +41,7 @@ from core.events import (
     OpportunityExpired,
     OpportunityFound,
 )
+from core.execute.chain_reconcile import ChainLookup
 from core.execute.cycle_trader import CycleTrader
 from core.execute.executor import Executor
 from core.execute.gate import OrderGate
@@ -51,7 +52,7 @@ from core.execute.trades import Submission, TradeView
 from core.feeds.feedset import FeedSet
 from core.feeds.sim import SimMarket
 from core.journal import Journal
-from core.keys import KeyStore, load_venue_credentials, load_wallet_key
+from core.keys import KeyStore, load_relay_key, load_venue_credentials, load_wallet_key
 from core.risk import BreakerView, CircuitBreaker
 from core.serialize import to_jsonable
 from core.service.alerts import AlertSender
@@ -194,9 +195,10 @@ class Engine:
         )
         for venue, symbols in self._listed.items():  # venues whose markets came in first
             self.cycles.set_listed(venue, symbols)
-        if trading:
-            await self._start_trading()
+        executor = await self._start_trading() if trading else None
         await self._start_onchain()
+        if executor is not None:
+            await self._open_trading(executor)
         await self._start_lending()
         self._spawn(self._sweep_loop(), "detector-sweep")
         self._spawn(LoopLagProbe(self.metrics.loop_lag).run(), "loop-lag")
@@ -211,7 +213,7 @@ class Engine:
         self._running = True
         self._message("INFO", f"engine started in {self.settings.mode.value} mode")
 
-    async def _start_trading(self) -> None:
+    async def _start_trading(self) -> Executor:
         settings = self.settings
         self.journal = Journal(settings.resolve_path(settings.journal.path))
         self.breaker = CircuitBreaker(
@@ -241,9 +243,17 @@ class Engine:
             settings.cycles,
             clock=self.clock,
         )
-        # Orders a previous run left open are settled with their venues before any new trade:
-        # the executor becomes visible (to approve and auto mode) only after reconciliation.
-        report = await reconcile(self.journal, order_venues, clock=self.clock)
+        return executor
+
+    async def _open_trading(self, executor: Executor) -> None:
+        """Orders a previous run left open are settled with their venues (on-chain legs with
+        the chain) before any new trade: the executor becomes visible (to approve and auto
+        mode) only after reconciliation."""
+        assert self.journal is not None
+        chain = None
+        if self.onchain is not None and self.onchain.legs is not None:
+            chain = ChainLookup(self.onchain.legs.sender._rpc, clock=self.clock)
+        report = await reconcile(self.journal, executor.exchanges, clock=self.clock, chain=chain)
         self.executor = executor
         self._spawn(self.trade_stats_cache.run(), "trade-stats")
         for trade in report.trades:
@@ -284,6 +294,9 @@ class Engine:
 
     def _wallet_key(self) -> str:
         return load_wallet_key(self.settings, store=self._key_store())
+
+    def _relay_key(self) -> str:
+        return load_relay_key(self.settings, store=self._key_store())
 
     def _book_of(self, venue: str, symbol: str) -> OrderBook | None:
         return self.books.get(symbol, {}).get(venue)
@@ -363,6 +376,7 @@ class Engine:
                 dev_signer=not live,
                 fees=onchain.fees,
                 pool_states=(lambda: feed.states) if feed is not None else None,
+                relay=onchain.relay_route,
             )
         except Exception as exc:  # liquidations are optional: the rest keeps running
             self._message("WARNING", f"liquidation watchlist not started: {exc}")
@@ -473,6 +487,7 @@ class Engine:
             # Live: transactions are signed with the keyring's wallet; the devnet uses its own
             # dev accounts.
             signer_key=self._wallet_key if self.settings.mode is Mode.LIVE else None,
+            relay_key=self._relay_key if self.settings.mode is Mode.LIVE else None,
             devnet=self._devnet,
         )
         try:

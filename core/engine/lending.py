@@ -43,6 +43,7 @@ from core.detect.liquidations import (
     new_liquidation_id,
     swap_kind,
 )
+from core.execute.bundles import RelayRoute
 from core.execute.dex import TxSender
 from core.execute.liquidate import LiquidationExecutor, LiquidationRecord, liquidator_decoder
 from core.feeds.aave_reader import LendingReadError
@@ -94,11 +95,14 @@ class LendingService:
         dev_signer: bool = True,
         fees: FeeOracle | None = None,
         pool_states: Callable[[], Mapping[str, Any]] | None = None,
+        relay: RelayRoute | None = None,
     ) -> None:
         """`signer_key`: the Liquidator owner's private key; without one, `dev_signer` (sim)
         uses the manifest's dev account that owns it; no key at all means watch only.
         `fees`: a shared EIP-1559 fee oracle. `pool_states`: the pool feed's states by
-        address (V2State / PoolState)."""
+        address (V2State / PoolState). `relay`: how liquidations go out (the on-chain side's
+        route: private bundles or the mempool)."""
+        self.relay = relay
         if manifest.aave is None:
             raise ValueError("the manifest has no Aave market (deploy it with `devnet up`)")
         self.settings = settings
@@ -151,7 +155,9 @@ class LendingService:
     def _make_executor(self, key: str) -> None:
         register_secret(key)  # never in logs, the journal or on screen
         aw3: Any = AsyncWeb3(AsyncHTTPProvider(self.rpc_url, request_kwargs={"timeout": 10}))
-        sender = TxSender(aw3, key, self.manifest.chain_id, self.fees, liquidator_decoder())
+        sender = TxSender(
+            aw3, key, self.manifest.chain_id, self.fees, liquidator_decoder(), relay=self.relay
+        )
         self.executor = LiquidationExecutor(
             sender, self.aave, self.journal, self.clock, self.gas, self.usd_per_raw
         )

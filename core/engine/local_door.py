@@ -299,6 +299,9 @@ def trade_summary(t: TradeView) -> TradeSummary:
                 leg.average,
                 leg.status,
                 leg.symbol,
+                leg.submission,
+                leg.target_blocks,
+                leg.landed_block,
             )
             for leg in t.legs
         ),

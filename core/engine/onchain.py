@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from eth_account import Account
 from eth_utils import to_checksum_address
 from loguru import logger
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -28,6 +29,7 @@ from core.amm.quote import quote_exact_in
 from core.book import OrderBook
 from core.chain.artifacts import load
 from core.chain.fee_oracle import FeeOracle
+from core.chain.flashbots import RelayClient
 from core.chain.manifest import Manifest
 from core.chain.reverts import RevertDecoder
 from core.deploy.devnet import Devnet
@@ -38,15 +40,17 @@ from core.detect.pool_cycle_scan import PoolCycleDetector
 from core.detect.top_of_book import SpreadRow
 from core.detect.usd import UsdRates
 from core.events import EngineMessage, Event
+from core.execute.bundles import RelayRoute
 from core.execute.dex import MAX_UINT, DexLegs, TxSender
 from core.execute.onchain_trader import OnChainTrader, Plan, plan_pools
 from core.feeds.pools import V2_VENUE_NAMES, PoolFeed, pools_from_manifest
 from core.feeds.sim.pool_noise import NoiseTrader, price_move_input
+from core.feeds.sim.relay import SimRelay
 from core.gas import GasTable, gas_cost_quote
 from core.money import D
 from core.records import TradeStatus
 from core.redact import register_secret
-from core.settings import Settings
+from core.settings import Mode, Settings
 
 _DEPOSIT = bytes.fromhex("d0e30db0")  # WETH9.deposit()
 _BALANCE_OF = bytes.fromhex("70a08231")
@@ -69,12 +73,18 @@ class OnChain:
         executor: Callable[[], Any] = lambda: None,
         clock: Callable[[], float] = time.time,
         signer_key: Callable[[], str] | None = None,
+        relay_key: Callable[[], str] | None = None,
         devnet: Devnet | None = None,
     ) -> None:
         self.settings = settings
         self._given_devnet = devnet
         """A devnet someone else started (and stops): used instead of starting one in sim."""
         self._signer_key = signer_key
+        self._relay_key = relay_key
+        """Live: the keyring's relay searcher key; else a fresh key per run (it only names
+        the searcher to the relays, and the sim relay checks it signs every request)."""
+        self.relay_route = RelayRoute("public", None)
+        self.sim_relay: SimRelay | None = None
         self.publish = publish
         self.books = books
         self.taker_fee_bps = taker_fee_bps
@@ -128,7 +138,15 @@ class OnChain:
             [load(n).abi for n in ("UniswapV2Router02", "SwapRouter", "FlashArbitrage")]
         )
         await self.fees.update(w3, self.feed.head)
-        sender = TxSender(w3, await self._trading_key(), manifest.chain_id, self.fees, decoder)
+        self.relay_route = await self._relay_route(rpc_url)
+        sender = TxSender(
+            w3,
+            await self._trading_key(),
+            manifest.chain_id,
+            self.fees,
+            decoder,
+            relay=self.relay_route,
+        )
         routers = {V2_VENUE_NAMES.get(k, k): d.router for k, d in manifest.v2.items()}
         self.legs = DexLegs(
             sender,
@@ -173,6 +191,32 @@ class OnChain:
         )
         self._tasks.append(asyncio.create_task(self.feed.run(), name="pool-feed"))
         self._tasks.append(asyncio.create_task(self._fee_loop(w3), name="chain-fees"))
+
+    async def _relay_route(self, rpc_url: str) -> RelayRoute:
+        """How trades go out (chain.submission): the configured relays, or in sim mode with
+        none configured the embedded relay in front of the devnet."""
+        chain = self.settings.chain
+        if chain.submission == "public":
+            return RelayRoute("public", None)
+        urls = list(chain.relay_urls)
+        if not urls:
+            if self.settings.mode is not Mode.SIM:  # the settings refuse this; never guess
+                raise RuntimeError("chain.relay_urls is empty outside sim mode")
+            self.sim_relay = SimRelay(
+                rpc_url,
+                build_delay_s=chain.sim_relay_build_delay_s,
+                block_time_s=chain.anvil_block_time_s,
+            )
+            await self.sim_relay.start()
+            urls = [self.sim_relay.url]
+            logger.info("sim relay on {} in front of the devnet", self.sim_relay.url)
+        if self._relay_key is not None:
+            key = await asyncio.to_thread(self._relay_key)
+        else:
+            key = "0x" + bytes(Account.create().key).hex()
+        register_secret(key)
+        client = RelayClient(urls, key, timeout_s=chain.relay_timeout_s)
+        return RelayRoute(chain.submission, client)
 
     async def _trading_key(self) -> str:
         """The devnet's dev account 1, or (live) the keyring wallet; never logged."""
@@ -275,6 +319,12 @@ class OnChain:
             except (asyncio.CancelledError, Exception):  # noqa: S110 - shutting down
                 pass
         self._tasks.clear()
+        if self.relay_route.client is not None:
+            with contextlib.suppress(Exception):
+                await self.relay_route.client.close()
+        if self.sim_relay is not None:
+            await self.sim_relay.stop()
+            self.sim_relay = None
         if self.w3 is not None:
             with contextlib.suppress(Exception):  # its HTTP session; the node may be gone
                 await self.w3.provider.disconnect()

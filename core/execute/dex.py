@@ -17,14 +17,25 @@ from typing import Any, Literal
 
 from eth_account import Account
 from eth_utils import to_checksum_address
+from loguru import logger
 
 from core.amm.pools import DexPool
 from core.chain.fee_oracle import FeeOracle
+from core.chain.flashbots import BundleSimulation
 from core.chain.nonces import NonceManager
 from core.chain.reverts import RevertDecoder, revert_data
+from core.execute.bundles import (
+    BundleOutcome,
+    BundleTerms,
+    RelayRoute,
+    block_span,
+    submit_bundle,
+)
 from core.gas import Fees
 
-TxStatus = Literal["mined", "reverted", "rejected"]
+TxStatus = Literal["mined", "reverted", "rejected", "not_included"]
+OnSubmitted = Callable[[str, str, tuple[int, ...]], None]
+"""(tx hash, "public" or "relay", target blocks so far): told each time a transaction goes out."""
 Gate = Callable[[], str]
 """Asked right before a transaction is signed and sent: '' to go ahead, else why not."""
 GAS_MARGIN = 1.25
@@ -45,6 +56,11 @@ class TxResult:
     effective_gas_price_wei: int = 0
     block: int | None = None
     logs: tuple[dict[str, Any], ...] = ()
+    submission: str = "public"
+    """"relay" when it went (or was meant to go) out as a private bundle."""
+    target_blocks: tuple[int, ...] = ()
+    simulation_s: tuple[float, ...] = ()
+    """Round trips of the relay simulations before it was sent (figures)."""
 
     @property
     def ok(self) -> bool:
@@ -72,6 +88,7 @@ class TxSender:
         decoder: RevertDecoder,
         *,
         receipt_timeout_s: float = 60.0,
+        relay: RelayRoute | None = None,
     ) -> None:
         self.w3 = w3
         self.account = Account.from_key(private_key)
@@ -81,6 +98,8 @@ class TxSender:
         self.decoder = decoder
         self.receipt_timeout_s = receipt_timeout_s
         self.nonces = NonceManager(self._pending_count)
+        self.relay = relay or RelayRoute("public", None)
+        """How trade transactions (those sent with `bundle` terms) go out."""
         self.sent = 0
         self._resyncs: set[asyncio.Task[int]] = set()
 
@@ -99,41 +118,124 @@ class TxSender:
         gas_limit: int | None = None,
         *,
         gate: Gate | None = None,
+        bundle: BundleTerms | None = None,
+        on_submitted: OnSubmitted | None = None,
     ) -> TxResult:
         """Send and wait for the receipt. Without `gas_limit` the call is simulated first and
         a revert there is returned as 'rejected' without sending anything. `gate` is asked
         right before signing (after every await of the preparation): a reason it gives is
-        returned as 'rejected' ("not sent: ...") with nothing sent and no nonce used."""
+        returned as 'rejected' ("not sent: ...") with nothing sent and no nonce used.
+
+        With `bundle` (a trade's transaction) and a relay route that is not "public", the
+        signed transaction goes to the private relays instead (core.execute.bundles); one that
+        no block took comes back 'not_included' with its nonce still free. `on_submitted` is
+        told (tx hash, "public" / "relay", target blocks) each time it goes out."""
         call = {"from": self.address, "to": to, "data": "0x" + data.hex(), "value": hex(value)}
+        latest = await self.w3.eth.get_block("latest")
+        head = int(latest["number"])
         if gas_limit is None:
-            estimate = await self._rpc("eth_estimateGas", [call])
+            estimate = await self._estimate(call, int(latest["timestamp"]))
             if "error" in estimate:
                 return TxResult("rejected", self._reason(estimate["error"]))
             gas = int(int(estimate["result"], 16) * GAS_MARGIN)
         else:
             gas = gas_limit
-        head = await self.w3.eth.block_number
         fees = await self.fees.update(self.w3, head)
+        route = self.relay if bundle is not None and self.relay.mode != "public" else None
+        note = ""
         try:
             async with self.nonces.claim(self.address) as nonce:
                 if gate is not None and (refusal := gate()):
                     raise _NotSent(refusal)  # leaves the claim unconsumed
-                tx_hash, unknown = await self._send_signed(to, call, value, gas, fees, nonce)
+                raw, tx_hash = self._sign(to, call, value, gas, fees, nonce)
+                if route is not None and bundle is not None:
+                    relayed = await self._relay(route, raw, tx_hash, bundle, gate, on_submitted)
+                    if relayed.status == "included":
+                        assert relayed.receipt is not None
+                        result = await self._from_receipt(relayed.receipt, tx_hash, nonce, call)
+                        return replace(
+                            result,
+                            submission="relay",
+                            target_blocks=relayed.target_blocks,
+                            simulation_s=relayed.simulation_s,
+                        )
+                    if relayed.status != "unavailable" or route.mode != "relay-then-public":
+                        raise _NotIncluded(relayed)
+                    note = f"sent to the mempool: {relayed.reason}"
+                    logger.warning("relay unavailable, {}", note)
+                unknown = await self._send_raw(raw, tx_hash)
+                if on_submitted is not None:
+                    on_submitted(tx_hash, "public", ())
         except _NotSent as exc:
             return TxResult("rejected", f"not sent: {exc}")
+        except _NotIncluded as exc:
+            out = exc.outcome
+            status: TxStatus = "not_included" if out.status == "not_included" else "rejected"
+            why = out.reason if status == "not_included" else f"not sent: {out.reason}"
+            blocks = out.target_blocks
+            if status == "not_included":
+                why = f"bundle not included in block {block_span(blocks)}: {why}; nothing paid"
+            return TxResult(
+                status,
+                why,
+                tx_hash=tx_hash if blocks else None,
+                submission="relay",
+                target_blocks=blocks,
+                simulation_s=out.simulation_s,
+            )
         self.sent += 1
         result = await self._wait(tx_hash, nonce, call)
+        if note:
+            result = replace(result, reason=f"{note}; {result.reason}".rstrip("; "))
         if unknown and result.outcome_unknown:
             # Maybe the node never got it: then the nonce is free again and must be reused.
             self._resync_soon()
             return replace(result, reason=f"{unknown}; {result.reason}")
         return result
 
-    async def _send_signed(
+    async def _estimate(self, call: dict[str, Any], latest_timestamp: int) -> dict[str, Any]:
+        """eth_estimateGas as in the next block: its timestamp past the latest one's. Estimated
+        in the latest block's second, a Uniswap V2 pair skips its price-accumulator writes
+        (~40k gas) that the mined swap then makes, and runs out of gas. A node that does not
+        take block overrides is asked plainly."""
+        next_block = {"time": hex(max(latest_timestamp + 1, int(time.time())))}
+        answer = await self._rpc("eth_estimateGas", [call, "latest", {}, next_block])
+        error = answer.get("error")
+        if isinstance(error, dict) and error.get("code") == -32602:  # invalid params
+            answer = await self._rpc("eth_estimateGas", [call])
+        return answer
+
+    async def _relay(
+        self,
+        route: RelayRoute,
+        raw: str,
+        tx_hash: str,
+        terms: BundleTerms,
+        gate: Gate | None,
+        on_submitted: OnSubmitted | None,
+    ) -> BundleOutcome:
+        def on_target(blocks: tuple[int, ...]) -> None:
+            if on_submitted is not None:
+                on_submitted(tx_hash, "relay", blocks)
+
+        outcome = await submit_bundle(
+            route,
+            self._rpc,
+            raw,
+            tx_hash,
+            terms,
+            gate=gate,
+            on_target=on_target,
+            explain=self._explain,
+        )
+        if outcome.status == "included":
+            self.sent += 1
+        return outcome
+
+    def _sign(
         self, to: str, call: dict[str, Any], value: int, gas: int, fees: Fees, nonce: int
     ) -> tuple[str, str]:
-        """Sign and send; (tx hash, '' or why the outcome is unknown). Raises TxSendError when
-        the node refused it (the nonce is then not used)."""
+        """(raw signed transaction, its hash): the hash is known before anything is sent."""
         tx = {
             "type": 2,
             "chainId": self.chain_id,
@@ -146,23 +248,26 @@ class TxSender:
             "maxPriorityFeePerGas": fees.priority_fee_wei,
         }
         signed = self.account.sign_transaction(tx)
-        tx_hash = "0x" + bytes(signed.hash).hex()  # known before sending: lost answers happen
-        raw = "0x" + bytes(signed.raw_transaction).hex()
+        return "0x" + bytes(signed.raw_transaction).hex(), "0x" + bytes(signed.hash).hex()
+
+    async def _send_raw(self, raw: str, tx_hash: str) -> str:
+        """Send a signed transaction to the node's mempool; '' or why the outcome is unknown.
+        Raises TxSendError when the node refused it (the nonce is then not used)."""
         try:
             answer = await self._rpc("eth_sendRawTransaction", [raw])
         except Exception as exc:  # noqa: BLE001 - transport: the node may have it all the same
-            return tx_hash, f"send outcome unknown ({type(exc).__name__}: {exc})"
+            return f"send outcome unknown ({type(exc).__name__}: {exc})"
         if "error" in answer:
             error = answer["error"]
             message = str(error.get("message", error) if isinstance(error, dict) else error)
             lowered = message.lower()
             if "already known" in lowered:
-                return tx_hash, ""  # this very transaction is in the node's pool: it was sent
+                return ""  # this very transaction is in the node's pool: it was sent
             if "nonce" in lowered or "underpriced" in lowered:
                 # Someone else used this account's nonce: re-read after leaving the lock.
                 self._resync_soon()
             raise TxSendError(message)
-        return str(answer.get("result") or tx_hash), ""
+        return ""
 
     def _resync_soon(self) -> None:
         task = asyncio.get_running_loop().create_task(self.nonces.resync(self.address))
@@ -220,6 +325,13 @@ class TxSender:
                 why = f"no receipt before the timeout{failed}"
                 return TxResult("rejected", why, tx_hash, nonce)
             await asyncio.sleep(0.05)
+        return await self._from_receipt(receipt, tx_hash, nonce, call)
+
+    async def _from_receipt(
+        self, receipt: dict[str, Any], tx_hash: str, nonce: int, call: dict[str, Any]
+    ) -> TxResult:
+        """Mined or reverted, from the chain's receipt (a revert's reason by replaying the
+        call on the parent block)."""
         block = int(receipt["blockNumber"], 16)
         gas_used = int(receipt["gasUsed"], 16)
         price = int(receipt.get("effectiveGasPrice", "0x0"), 16)
@@ -232,6 +344,16 @@ class TxSender:
             replay = {}
         reason = self._reason(replay["error"]) if "error" in replay else "reverted on inclusion"
         return TxResult("reverted", reason, tx_hash, nonce, gas_used, price, block, logs)
+
+    def _explain(self, simulation: BundleSimulation) -> str:
+        """The first failing transaction's revert reason, decoded as for a mined revert."""
+        for result in simulation.results:
+            if result.ok:
+                continue
+            if result.revert and result.revert not in ("0x", "0x0"):
+                return self.decoder.decode(bytes.fromhex(result.revert.removeprefix("0x")))
+            return result.error or "execution reverted"
+        return ""
 
     def _reason(self, error: dict[str, Any]) -> str:
         data = revert_data(error)
@@ -260,6 +382,14 @@ class TxSender:
 
 class _NotSent(Exception):
     """A send refused by its gate after the nonce was claimed (the claim is not consumed)."""
+
+
+class _NotIncluded(Exception):
+    """A relay bundle that did not land, or was never sent: the claim is not consumed."""
+
+    def __init__(self, outcome: BundleOutcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
 
 
 class TxSendError(RuntimeError):
@@ -335,6 +465,8 @@ class DexLegs:
         gas_limit: int | None = None,
         *,
         gate: Gate | None = None,
+        bundle: BundleTerms | None = None,
+        on_submitted: OnSubmitted | None = None,
     ) -> TxResult:
         """Swap exactly `amount_in` of `token_in` on `pool` through its router; `gate` is
         asked right before each transaction goes out (see TxSender.send)."""
@@ -345,4 +477,6 @@ class DexLegs:
         block = await self.sender.w3.eth.get_block("latest")
         deadline = int(block["timestamp"]) + self.deadline_s
         _, data = self.encode_swap(pool, token_in, amount_in, self.min_out(expected_out), deadline)
-        return await self.sender.send(router, data, gas_limit=gas_limit, gate=gate)
+        return await self.sender.send(
+            router, data, gas_limit=gas_limit, gate=gate, bundle=bundle, on_submitted=on_submitted
+        )

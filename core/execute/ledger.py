@@ -329,9 +329,12 @@ class TradeLedger:
         self.close(trade, "aborted")
         self._finished(trade, ZERO, ZERO, now)
 
-    def withdraw(self, trade: Trade, decision: Decision, reason: str) -> None:
-        """End a trade that sent nothing (refused between its permit and its send): `failed`
-        with the reason, the permit given back rather than counted as a failure."""
+    def withdraw(
+        self, trade: Trade, decision: Decision, reason: str, outcome: str = "refused"
+    ) -> None:
+        """End a trade that sent nothing (refused between its permit and its send), or whose
+        bundles no block took (`outcome` "not_included"): `failed` with the reason, the permit
+        given back rather than counted as a failure, since nothing happened on any venue."""
         trade.status = TradeStatus.FAILED
         trade.reason = reason
         trade.realized_pnl = trade.realized_pnl_usd = trade.fees = ZERO
@@ -345,7 +348,7 @@ class TradeLedger:
             fees=ZERO,
             finished_at=now,
         )
-        self.journal.record_opportunity(trade.opportunity, "refused", reason, now)
+        self.journal.record_opportunity(trade.opportunity, outcome, reason, now)
         self.gate.release(decision)
         self.close(trade, "withdrawn")
         self._finished(trade, ZERO, ZERO, now)

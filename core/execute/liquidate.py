@@ -26,6 +26,7 @@ from core.chain.aave_errors import explain
 from core.chain.manifest import AaveDeployment
 from core.chain.reverts import RevertDecoder, revert_data
 from core.detect.liquidations import LiquidationGas, LiquidationOpportunity, swap_kind
+from core.execute.bundles import BundleTerms
 from core.execute.dex import GAS_MARGIN, TxResult, TxSender, TxSendError
 
 GAS_HEADROOM = 2
@@ -52,7 +53,8 @@ class LiquidationRecord:
     kind: str
     user: str
     status: str
-    """liquidated | reverted | refused | unknown (sent, no receipt before the timeout)"""
+    """liquidated | reverted | refused | unknown (sent, no receipt before the timeout) |
+    not_included (a relay bundle no target block took: nothing paid)"""
     reason: str
     tx_hash: str | None
     block: int | None
@@ -66,6 +68,9 @@ class LiquidationRecord:
     realized_pnl_usd: Decimal | None = None
     """Every balance change of the owner (debt-token profit, leftover collateral, gas) valued
     at the oracle prices (USD)."""
+    submission: str = "public"
+    """"relay" (a private bundle) or "public" (the mempool)."""
+    target_blocks: tuple[int, ...] = ()
 
 
 def liquidator_decoder() -> RevertDecoder:
@@ -164,7 +169,12 @@ class LiquidationExecutor:
         else:
             gas_limit = opp.plan.gas_units * GAS_HEADROOM
         try:
-            result = await self.sender.send(self.liquidator, data, gas_limit=gas_limit)
+            # The contract reverts below min_profit_raw (net of gas), so a bundle that
+            # simulates is worth sending: the relay terms need only the TTL.
+            terms = BundleTerms(opp.expires_at, self.clock)
+            result = await self.sender.send(
+                self.liquidator, data, gas_limit=gas_limit, bundle=terms
+            )
         except TxSendError as exc:  # the node refused it: nothing mined
             return self._journal(opp, "refused", f"transaction not accepted: {exc}")
         common: dict[str, Any] = {
@@ -172,9 +182,15 @@ class LiquidationExecutor:
             "block": result.block,
             "gas_used": result.gas_used or None,
             "gas_cost_wei": result.gas_cost_wei if result.block is not None else None,
+            "submission": result.submission,
+            "target_blocks": result.target_blocks,
         }
-        if result.status == "rejected":  # sent, no receipt in time: it may still land
+        if result.outcome_unknown:  # sent, no receipt in time: it may still land
             return self._journal(opp, "unknown", result.reason, **common)
+        if result.status == "rejected":  # the relay's simulation said no: nothing sent
+            return self._journal(opp, "refused", result.reason, **common)
+        if result.status == "not_included":
+            return self._journal(opp, "not_included", result.reason, **common)
         changes = self.balance_changes(result)
         common["balance_changes"] = {k: str(v) for k, v in changes.items()}
         if not result.ok:

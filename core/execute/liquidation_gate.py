@@ -43,7 +43,7 @@ async def liquidate_gated(
     try:
         record = await send(opportunity)
     finally:
-        if record is None or record.status == "refused":  # nothing was sent
+        if record is None or record.status in ("refused", "not_included"):  # nothing paid
             gate.release(decision)
         else:
             ok = record.status == "liquidated"

@@ -39,17 +39,20 @@ from eth_utils import to_checksum_address
 from core.amm.pools import DexPool
 from core.book import OrderBook
 from core.chain.artifacts import load
+from core.chain.flashbots import BundleSimulation
 from core.chain.transfers import received, sent, transfers, units
 from core.detect.cex_dex import DexPlan, row_symbol
 from core.detect.dex_dex import DexDexPlan
 from core.detect.opportunity import Opportunity
 from core.detect.pool_cycle_scan import PoolCyclePlan, pool_side
 from core.events import (
+    BundleSettled,
     Event,
     TradeUnwinding,
 )
+from core.execute.bundles import BundleTerms
 from core.execute.cycle_pnl import account_cycle
-from core.execute.dex import DexLegs, Gate, TxResult, TxSendError
+from core.execute.dex import DexLegs, Gate, OnSubmitted, TxResult, TxSendError
 from core.execute.executor import taker_rate
 from core.execute.ledger import dust_reason, dust_value
 from core.execute.legs import LegRunner
@@ -110,6 +113,26 @@ def flash_hop(pool: DexPool) -> tuple[str, int, int]:
     if pool.kind == "v2":
         return (pool.address, 0, pool.fee)
     return (pool.address, 1, 0)
+
+
+_VENUE_FINE = frozenset({OrderStatus.CLOSED, OrderStatus.NOT_INCLUDED})
+"""Leg states that say nothing bad of the venue: a bundle no block took is not its failure."""
+
+
+@dataclass(frozen=True, slots=True)
+class _TxContext:
+    """What each of a trade's transactions is sent with: the breaker's send check, the relay
+    terms, and the journal note of its going out."""
+
+    gate: Gate
+    terms: BundleTerms
+    trader: OnChainTrader
+
+    def noting(self, trade: Trade, records: list[OrderRecord]) -> OnSubmitted:
+        def note(tx_hash: str, how: str, blocks: tuple[int, ...]) -> None:
+            self.trader._noted(trade, records, tx_hash, how, blocks)
+
+        return note
 
 
 class OnChainTrader:
@@ -251,20 +274,22 @@ class OnChainTrader:
         def gate() -> str:
             return self.gate.send_refusal(decision)
 
+        tx = _TxContext(gate, self._terms(opportunity, plan), self)
+
         try:
             if isinstance(plan, DexPlan):
                 assert order is not None
                 trade = self._start(opportunity, D(order.cex_amount))
-                run = self._run_cex_dex(trade, order, gate)
+                run = self._run_cex_dex(trade, order, tx)
             elif isinstance(plan, PoolCyclePlan):
                 trade = self._start(opportunity, units(plan.repay, plan.decimals[0]))
-                run = self._run_cycle(trade, plan, gate)
+                run = self._run_cycle(trade, plan, tx)
             else:
                 size = plan.amount_mid
                 token0 = plan.buy.token0
                 decimals = plan.buy.decimals0 if token0 != plan.token_x else plan.buy.decimals1
                 trade = self._start(opportunity, units(size, decimals))
-                run = self._run_dex_dex(trade, plan, gate)
+                run = self._run_dex_dex(trade, plan, tx)
         except BaseException:
             self.gate.release(decision)  # nothing sent: the permit must not leak
             raise
@@ -403,6 +428,92 @@ class OnChainTrader:
 
     # -- a trade's life --------------------------------------------------------------------
 
+    def _terms(self, opportunity: Opportunity, plan: Plan) -> BundleTerms:
+        """A trade's relay terms: its TTL, and the profit check of each simulation."""
+
+        def worth(simulation: BundleSimulation) -> str:
+            return self._bundle_worth(plan, opportunity, simulation)
+
+        return BundleTerms(opportunity.expires_at, self.clock, worth)
+
+    def _bundle_worth(
+        self, plan: Plan, opportunity: Opportunity, simulation: BundleSimulation
+    ) -> str:
+        """'' when the simulated trade still pays its simulated gas, else why not.
+
+        FlashArbitrage calls return their profit (raw start token, after any flash premium,
+        before gas): the simulation's figure must cover the simulation's gas. A relay that does
+        not return it leaves the forecast profit (a cycle) or the contract's floor `min_profit`
+        (DEX-DEX), which the call reverts below. A CEX-DEX swap was priced with the plan's gas
+        units: the extra simulated gas comes off its net profit."""
+        fees = self.legs.sender.fees.fees
+        if fees is None:
+            return ""
+        gas_used = simulation.total_gas_used
+        gas_wei = gas_used * fees.expected_wei
+        if isinstance(plan, DexPlan):
+            quote = opportunity.symbol.split("=")[0].partition("/")[2]
+            eth = self.eth_price_in(quote)
+            if eth is None:
+                return ""
+            extra = units(max(gas_used - plan.gas_units, 0) * fees.expected_wei, 18) * eth
+            if D(opportunity.net_profit) - extra <= 0:
+                return f"simulated gas {gas_used} (priced with {plan.gas_units}) leaves no profit"
+            return ""
+        token = plan.token_x if isinstance(plan, DexDexPlan) else plan.tokens[0]
+        symbol, decimals = self._token_info(plan, token)
+        eth = self.eth_price_in(symbol)
+        if eth is None:
+            return ""
+        gas_in_token = units(gas_wei, 18) * eth
+        returned = simulation.results[-1].value if simulation.results else ""
+        if len(returned) == 66:  # one uint256: the contract's profit
+            profit, source = int(returned, 16), "simulated"
+        elif isinstance(plan, PoolCyclePlan):
+            profit, source = plan.profit, "forecast"
+        else:
+            profit, source = plan.min_profit, "guaranteed"
+        if units(profit, decimals) < gas_in_token:
+            return (
+                f"simulated gas {gas_used} costs {gas_in_token:.6f} {symbol}, more than the "
+                f"{units(profit, decimals)} {source} profit"
+            )
+        return ""
+
+    @staticmethod
+    def _token_info(plan: DexDexPlan | PoolCyclePlan, token: str) -> tuple[str, int]:
+        """(symbol, decimals) of a plan's start token."""
+        if isinstance(plan, PoolCyclePlan):
+            return plan.cycle.start, plan.decimals[0]
+        pool = plan.buy
+        if token == pool.token0:
+            return pool.symbol0, pool.decimals0
+        return pool.symbol1, pool.decimals1
+
+    def _noted(
+        self,
+        trade: Trade,
+        records: list[OrderRecord],
+        tx_hash: str,
+        how: str,
+        blocks: tuple[int, ...],
+    ) -> None:
+        """A leg's transaction went out: journal its hash and target blocks at once (a
+        restart reconciles it from the chain) and show them on the trade."""
+        now = self.clock()
+        for record in records:
+            latest = trade.orders.get(record.client_order_id, record)
+            updated = replace(
+                latest,
+                status=OrderStatus.OPEN,
+                venue_order_id=tx_hash,
+                submission=how,
+                target_blocks=blocks,
+                updated_at=now,
+            )
+            trade.orders[record.client_order_id] = updated
+            self.journal.update_order(updated)
+
     def _start(self, opp: Opportunity, amount: Decimal) -> Trade:
         return self.path.start(opp, amount, D(opp.buy_vwap), D(opp.sell_vwap))
 
@@ -441,12 +552,17 @@ class OnChainTrader:
             status = OrderStatus.UNKNOWN
         elif result.ok:
             status = OrderStatus.CLOSED
+        elif result.status == "not_included":
+            status = OrderStatus.NOT_INCLUDED
         else:
             status = OrderStatus.REJECTED
         updated = replace(
             record,
             status=status,
-            venue_order_id=result.tx_hash,
+            venue_order_id=result.tx_hash or record.venue_order_id,
+            submission=result.submission,
+            target_blocks=result.target_blocks or record.target_blocks,
+            landed_block=result.block,
             filled=filled,
             average=cost / filled if filled else None,
             cost=cost,
@@ -477,7 +593,7 @@ class OnChainTrader:
 
     # -- CEX-DEX ---------------------------------------------------------------------------
 
-    async def _run_cex_dex(self, trade: Trade, o: _CexDexOrder, gate: Gate) -> list[str]:
+    async def _run_cex_dex(self, trade: Trade, o: _CexDexOrder, tx: _TxContext) -> list[str]:
         base, _, quote = o.cex_symbol.partition("/")
         planned = o.expected_out if o.dex_side == "buy" else o.amount_in
         dex_role = "buy" if trade.buy_venue == o.pool.venue else "sell"
@@ -504,11 +620,22 @@ class OnChainTrader:
         )
         timeout = self.settings.execution.leg_timeout_s
         dex_result, cex_out = await asyncio.gather(
-            self._try(self.legs.swap(o.pool, o.token_in, o.amount_in, o.expected_out, gate=gate)),
+            self._try(
+                self.legs.swap(
+                    o.pool,
+                    o.token_in,
+                    o.amount_in,
+                    o.expected_out,
+                    gate=tx.gate,
+                    bundle=tx.terms,
+                    on_submitted=tx.noting(trade, [dex_rec]),
+                )
+            ),
             self.runner.run(o.exchange, cex_rec, timeout_s=timeout, params={"timeInForce": "IOC"}),
         )
         filled = cost = ZERO
         self._mined(dex_result, [o.pool])
+        self._settled(trade, dex_result)
         if isinstance(dex_result, TxResult) and dex_result.ok:
             moves = transfers(dex_result.logs)
             paid = sent(moves, o.token_in, self.me)
@@ -521,7 +648,9 @@ class OnChainTrader:
         fee, note = (
             self._gas_fee(dex_result, quote) if isinstance(dex_result, TxResult) else (ZERO, "")
         )
-        dex_rec, dex_fills = self._tx_order(dex_rec, dex_result, filled, cost, fee, quote)
+        dex_rec, dex_fills = self._tx_order(
+            trade.orders[dex_rec.client_order_id], dex_result, filled, cost, fee, quote
+        )
         if note:
             trade.reason = note
         self.ledger.leg_done(trade, dex_rec, dex_fills)
@@ -530,11 +659,34 @@ class OnChainTrader:
         if dex_rec.status.final and cex_out.known:
             await self._flatten(trade, o, base, quote)
         failed = []
-        if dex_rec.status is not OrderStatus.CLOSED:
+        if dex_rec.status not in _VENUE_FINE:
             failed.append(o.pool.venue)
         if cex_out.filled < D(o.cex_amount) or not cex_out.known:
             failed.append(o.cex_venue)
         return failed
+
+    def _settled(self, trade: Trade, result: TxResult | BaseException) -> None:
+        """Announce what became of a relay bundle (the log pane, the metrics)."""
+        if not isinstance(result, TxResult) or result.submission != "relay":
+            return
+        if result.ok or result.status == "reverted":
+            outcome = "included"
+        elif result.status == "not_included":
+            outcome = "not_included"
+        else:
+            outcome = "not_sent"
+        self.publish(
+            BundleSettled(
+                trade_id=trade.id,
+                tx_hash=result.tx_hash or "",
+                outcome=outcome,
+                target_blocks=result.target_blocks,
+                landed_block=result.block,
+                simulation_s=result.simulation_s,
+                reason="" if result.ok else result.reason,
+                at=self.clock(),
+            )
+        )
 
     def _mined(self, result: TxResult | BaseException, pools: list[DexPool]) -> None:
         if isinstance(result, TxResult) and result.block is not None:
@@ -587,7 +739,7 @@ class OnChainTrader:
 
     # -- DEX-DEX ---------------------------------------------------------------------------
 
-    async def _run_dex_dex(self, trade: Trade, plan: DexDexPlan, gate: Gate) -> list[str]:
+    async def _run_dex_dex(self, trade: Trade, plan: DexDexPlan, tx: _TxContext) -> list[str]:
         assert self.flash_address is not None
         buy, sell = plan.buy, plan.sell
         x = plan.token_x
@@ -601,9 +753,10 @@ class OnChainTrader:
         sell_rec = self.ledger.order(
             trade, "sell", sell.venue, sell.symbol, "sell", mode, amount, None
         )
-        result = await self._try(self._send_arb(plan, gate))
+        result = await self._try(self._send_arb(plan, tx, tx.noting(trade, [buy_rec, sell_rec])))
         y_bought = x_paid = y_sold = x_got = premium = 0
         self._mined(result, [buy, sell])
+        self._settled(trade, result)
         if isinstance(result, TxResult) and result.ok:
             moves = transfers(result.logs)
             x_paid, y_bought = received(moves, x, buy.address), sent(moves, y, buy.address)
@@ -621,6 +774,10 @@ class OnChainTrader:
         gas, note = self._gas_fee(result, quote) if isinstance(result, TxResult) else (ZERO, "")
         if note:
             trade.reason = note
+        buy_rec, sell_rec = (
+            trade.orders[buy_rec.client_order_id],
+            trade.orders[sell_rec.client_order_id],
+        )
         buy_rec, buy_fills = self._tx_order(
             buy_rec, result, units(y_bought, ydec), units(x_paid, xdec), units(premium, xdec), quote
         )
@@ -629,9 +786,9 @@ class OnChainTrader:
         )
         self.ledger.leg_done(trade, buy_rec, buy_fills)
         self.ledger.leg_done(trade, sell_rec, sell_fills)
-        return [] if sell_rec.status is OrderStatus.CLOSED else [buy.venue, sell.venue]
+        return [] if sell_rec.status in _VENUE_FINE else [buy.venue, sell.venue]
 
-    async def _send_arb(self, plan: DexDexPlan, gate: Gate) -> TxResult:
+    async def _send_arb(self, plan: DexDexPlan, tx: _TxContext, noted: OnSubmitted) -> TxResult:
         assert self.flash_address is not None
         buy, sell = flash_hop(plan.buy), flash_hop(plan.sell)
         mode = plan.funding.mode
@@ -644,17 +801,23 @@ class OnChainTrader:
             data = self._flash.encode_abi("flashV3", args)
         else:
             approval = await self.legs.sender.ensure_allowance(
-                plan.token_x, self.flash_address, plan.amount_in, gate=gate
+                plan.token_x, self.flash_address, plan.amount_in, gate=tx.gate
             )
             if approval is not None and not approval.ok:
                 return approval
             args = [plan.token_x, plan.amount_in, buy, sell, plan.min_profit]
             data = self._flash.encode_abi("fromWallet", args)
-        return await self.legs.sender.send(self.flash_address, bytes.fromhex(data[2:]), gate=gate)
+        return await self.legs.sender.send(
+            self.flash_address,
+            bytes.fromhex(data[2:]),
+            gate=tx.gate,
+            bundle=tx.terms,
+            on_submitted=noted,
+        )
 
     # -- pool cycles -----------------------------------------------------------------------
 
-    async def _run_cycle(self, trade: Trade, plan: PoolCyclePlan, gate: Gate) -> list[str]:
+    async def _run_cycle(self, trade: Trade, plan: PoolCyclePlan, tx: _TxContext) -> list[str]:
         """Journal every hop, send the one cycle transaction, and read each hop's amounts off
         the receipt's transfers (what each pool took and gave)."""
         assert self.flash_address is not None
@@ -670,8 +833,9 @@ class OnChainTrader:
                     trade, f"h{i + 1}", pool.venue, pool.symbol, side, mode, amount, None
                 )
             )
-        result = await self._try(self._send_cycle(plan, gate))
+        result = await self._try(self._send_cycle(plan, tx, tx.noting(trade, records)))
         self._mined(result, list(plan.pools))
+        self._settled(trade, result)
         hops = len(plan.pools)
         took, gave = [0] * hops, [0] * hops
         premium = 0
@@ -702,14 +866,17 @@ class OnChainTrader:
             fee = units(premium, plan.decimals[0]) if i == 0 else ZERO
             if i == hops - 1:
                 fee += gas
-            record, fills = self._tx_order(records[i], result, filled, cost, fee, start)
+            latest = trade.orders[records[i].client_order_id]
+            record, fills = self._tx_order(latest, result, filled, cost, fee, start)
             self.ledger.leg_done(trade, record, fills)
             records[i] = record
-        if all(r.status is OrderStatus.CLOSED for r in records):
+        if all(r.status in _VENUE_FINE for r in records):
             return []
         return list(dict.fromkeys(p.venue for p in plan.pools))
 
-    async def _send_cycle(self, plan: PoolCyclePlan, gate: Gate) -> TxResult:
+    async def _send_cycle(
+        self, plan: PoolCyclePlan, tx: _TxContext, noted: OnSubmitted
+    ) -> TxResult:
         assert self.flash_address is not None
         hops = [flash_hop(pool) for pool in plan.pools]
         mode = plan.funding.mode
@@ -722,13 +889,19 @@ class OnChainTrader:
             data = self._flash.encode_abi("cycleFlashV3", args)
         else:
             approval = await self.legs.sender.ensure_allowance(
-                plan.token_x, self.flash_address, plan.amounts[0], gate=gate
+                plan.token_x, self.flash_address, plan.amounts[0], gate=tx.gate
             )
             if approval is not None and not approval.ok:
                 return approval
             args = [plan.token_x, plan.amounts[0], hops, plan.min_profit]
             data = self._flash.encode_abi("cycleFromWallet", args)
-        return await self.legs.sender.send(self.flash_address, bytes.fromhex(data[2:]), gate=gate)
+        return await self.legs.sender.send(
+            self.flash_address,
+            bytes.fromhex(data[2:]),
+            gate=tx.gate,
+            bundle=tx.terms,
+            on_submitted=noted,
+        )
 
     def _value_in(self, start: str) -> Callable[[str, Decimal], Decimal | None]:
         """An amount of a token in `start`, through both tokens' ETH prices (volume figures;
@@ -747,6 +920,8 @@ class OnChainTrader:
     ) -> None:
         """The start token's flow is the PnL; the transaction is atomic, so any other token
         left over means something the plan did not foresee, and a human looks."""
+        if self._nothing_landed(trade, decision):
+            return
         start = plan.cycle.start
         result = account_cycle(trade.orders.values(), start, self._value_in(start))
         books = result.books
@@ -783,6 +958,8 @@ class OnChainTrader:
     def _finish(self, trade: Trade, decision: Decision, failed_venues: list[str]) -> None:
         # CEX-DEX legs are in the CEX symbol's assets (the `=USDC` mark says which token stood
         # in for the quote); DEX-DEX legs are in the pool's token symbols.
+        if self._nothing_landed(trade, decision):
+            return
         base, _, quote = trade.symbol.split("=")[0].partition("/")
         books = account(trade.orders.values(), base, quote)
         # Gas of a transaction that reverted buys nothing but is paid all the same.
@@ -819,6 +996,16 @@ class OnChainTrader:
             )
         realized, fees = books.realized_pnl - wasted, books.fees + wasted
         self.ledger.finish(trade, decision, books, realized, fees, status, notes, failed_venues)
+
+    def _nothing_landed(self, trade: Trade, decision: Decision) -> bool:
+        """Every leg is a bundle no block took: the trade is withdrawn (nothing paid, nothing
+        filled, the permit given back); True when it was."""
+        orders = list(trade.orders.values())
+        if not orders or any(o.status is not OrderStatus.NOT_INCLUDED for o in orders):
+            return False
+        reason = orders[0].error or "bundle not included"
+        self.ledger.withdraw(trade, decision, reason, outcome="not_included")
+        return True
 
     def _is_dust(self, trade: Trade, position: Decimal) -> bool:
         """A residual too small for any order on the CEX that would flatten it (CEX-DEX);

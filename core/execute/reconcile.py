@@ -5,13 +5,16 @@ order id, which every order carried) and their real state and fills are stored; 
 order the venue never saw becomes `not_found`. Every trade the journal last saw in flight is
 marked `needs_attention` with what was learned (legs, fills, the residual position), so it is
 shown to the trader and never dropped; nothing is unwound automatically after a crash.
+On-chain legs (those with a `submission`) are settled from the chain instead
+(core.execute.chain_reconcile); a trade whose every leg is a bundle no block took is `failed`
+with nothing paid, not left for a human.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -40,6 +43,7 @@ async def reconcile(
     clock: Callable[[], float] = time.time,
     timeout_s: float = 10.0,
     unknown_grace_s: float = UNKNOWN_GRACE_S,
+    chain: Callable[[OrderRecord], Awaitable[OrderRecord]] | None = None,
 ) -> ReconcileReport:
     """Query every order the journal left open; `unknown_grace_s`: an order journaled less
     than this long ago that the venue does not have yet is looked up again once the grace is
@@ -47,9 +51,13 @@ async def reconcile(
     orders: list[OrderRecord] = []
     unresolved: list[OrderRecord] = []
     for record in journal.open_orders():
-        updated = await _reconcile_order(
-            journal, exchanges.get(record.venue), record, clock, timeout_s, unknown_grace_s
-        )
+        if record.submission and chain is not None:
+            updated = await chain(record)
+            journal.update_order(updated)
+        else:
+            updated = await _reconcile_order(
+                journal, exchanges.get(record.venue), record, clock, timeout_s, unknown_grace_s
+            )
         orders.append(updated)
         if not updated.status.final:
             unresolved.append(updated)
@@ -76,6 +84,16 @@ def _reaccount(journal: Journal, trade: TradeRecord, *, in_flight: bool, now: fl
         f"{leg.role} {leg.venue} {leg.status} filled {leg.filled}" for leg in trade.legs
     )
     open_legs = [leg.client_order_id for leg in trade.legs if not leg.status.final]
+    if trade.legs and all(leg.status is OrderStatus.NOT_INCLUDED for leg in trade.legs):
+        journal.update_trade(
+            trade.id,
+            TradeStatus.FAILED,
+            f"{trade.legs[0].error} (in flight when arbdesk stopped)",
+            realized_pnl=Decimal(0),
+            realized_pnl_usd=Decimal(0),
+            finished_at=trade.finished_at if trade.finished_at is not None else now,
+        )
+        return
     if in_flight:
         reason = f"in flight when arbdesk stopped ({trade.status}); legs: {legs or 'none sent'}"
     else:

@@ -69,6 +69,9 @@ class LegView:
     fee_currency: str | None
     error: str
     symbol: str = ""
+    submission: str = ""  # on-chain legs: "public" or "relay"
+    target_blocks: tuple[int, ...] = ()
+    landed_block: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,9 @@ def _leg_view(o: OrderRecord) -> LegView:
         fee_currency=o.fee_currency,
         error=o.error,
         symbol=o.symbol,
+        submission=o.submission,
+        target_blocks=o.target_blocks,
+        landed_block=o.landed_block,
     )
 
 

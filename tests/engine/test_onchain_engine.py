@@ -27,6 +27,7 @@ from core.detect.dex_dex import DexDexPlan
 from core.detect.opportunity import Opportunity
 from core.engine.engine import Engine
 from core.events import (
+    BundleSettled,
     Event,
     FeedHealthChanged,
     FeedState,
@@ -204,6 +205,12 @@ async def test_cex_dex_trade_end_to_end(rig: Rig) -> None:
     cex = next(leg for leg in record.legs if leg.venue == "simex")
     assert dex.venue_order_id and dex.venue_order_id.startswith("0x")
     assert len(dex.venue_order_id) == 66
+    # Sent as a private bundle (the sim's default), landed where the chain says.
+    assert dex.submission == "relay" and dex.target_blocks and dex.landed_block is not None
+    assert dex.landed_block in dex.target_blocks and cex.submission == ""
+    (settled,) = rig.of(BundleSettled)
+    assert (settled.outcome, settled.landed_block) == ("included", dex.landed_block)
+    assert settled.simulation_s and settled.trade_id == started.trade_id
     # The DEX leg's amounts are the wallet's balance changes, to the raw unit.
     weth1, usdc1 = await rig.balance("WETH", me), await rig.balance("USDC", me)
     assert Decimal(weth0 - weth1).scaleb(-18) == dex.filled
@@ -296,6 +303,8 @@ async def test_dex_dex_pays_the_owner_the_journaled_profit(rig: Rig, funding: st
     buy = next(leg for leg in record.legs if leg.role == "buy")
     sell = next(leg for leg in record.legs if leg.role == "sell")
     assert buy.venue_order_id == sell.venue_order_id and buy.filled == sell.filled
+    assert buy.submission == sell.submission == "relay"
+    assert buy.landed_block == sell.landed_block and sell.landed_block in sell.target_blocks
     gained = (await rig.balance("USDC", me)) - usdc0
     # To the raw unit: what the hops moved, less the flash premium (buy leg's fee).
     assert Decimal(gained).scaleb(-6) == sell.cost - buy.cost - buy.fee
