@@ -30,6 +30,7 @@ from core.door import (
 from core.door_events import BooksTouched, OpportunityNotice
 from core.events import (
     BreakerTransitioned,
+    BundleSettled,
     EngineMessage,
     Event,
     FeedHealthChanged,
@@ -361,6 +362,12 @@ def describe(event: Event) -> LogLine | None:  # noqa: C901 - one small case per
             )
         case LegFailed(trade_id=tid, role=role, venue=venue, reason=reason):
             return LogLine(at, "ERROR", f"trade {tid} {role} failed on {venue}: {reason}")
+        case BundleSettled(trade_id=tid, outcome="included", landed_block=block, target_blocks=t):
+            tries = f" (target {_blocks(t)})" if len(t) > 1 else ""
+            return LogLine(at, "INFO", f"trade {tid} bundle landed in block {block}{tries}")
+        case BundleSettled(trade_id=tid, target_blocks=t, reason=reason):
+            what = f"not included in block {_blocks(t)}" if t else "not sent"
+            return LogLine(at, "WARNING", f"trade {tid} bundle {what}{_why(reason)}")
         case TradeUnwinding(trade_id=tid, venue=venue, side=side, amount=amt, reason=reason):
             return LogLine(
                 at, "WARNING", f"trade {tid} unwinding {side} {_num(amt)} on {venue}: {reason}"
@@ -377,6 +384,10 @@ def describe(event: Event) -> LogLine | None:  # noqa: C901 - one small case per
         case TradeUpdated():
             return None
     return None
+
+
+def _blocks(blocks: tuple[int, ...]) -> str:
+    return str(blocks[0]) if len(blocks) == 1 else f"{blocks[0]}-{blocks[-1]}"
 
 
 def _why(reason: str) -> str:

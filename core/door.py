@@ -80,6 +80,9 @@ class LegSummary:
     status: str
     symbol: str = ""
     """The market the leg traded (a cycle's hops each trade their own)."""
+    submission: str = ""  # on-chain legs: "public" or "relay"
+    target_blocks: tuple[int, ...] = ()  # a relay leg's target blocks so far
+    landed_block: int | None = None  # the block its transaction is in, from the receipt
 
 
 @dataclass(frozen=True, slots=True)

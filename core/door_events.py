@@ -20,6 +20,7 @@ from core.bus import Subscription
 from core.events import (
     BookUpdated,
     BreakerTransitioned,
+    BundleSettled,
     EngineMessage,
     Event,
     FeedHealthChanged,
@@ -73,6 +74,7 @@ PLAIN_EVENTS: tuple[type[Event], ...] = (
     LegSent,
     LegFilled,
     LegFailed,
+    BundleSettled,
     TradeUnwinding,
     TradeFinished,
     BreakerTransitioned,

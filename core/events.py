@@ -145,6 +145,20 @@ class LegFailed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class BundleSettled(Event):
+    """What became of an on-chain leg's transaction sent as a private-relay bundle (the
+    chain's word: its receipt, or the target blocks passing without it)."""
+
+    trade_id: str
+    tx_hash: str
+    outcome: str  # included | not_included | not_sent (the simulation or the relays said no)
+    target_blocks: tuple[int, ...]
+    landed_block: int | None
+    simulation_s: tuple[float, ...]  # each eth_callBundle round trip
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TradeUnwinding(Event):
     trade_id: str
     venue: str

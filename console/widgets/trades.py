@@ -1,5 +1,7 @@
-"""Trades pane: each trade on one line with its legs below it (state, fills, average price)
-and realized PnL. Used for the active trades and, in the history screen, the finished ones."""
+"""Trades pane: each trade on one line with its legs below it (state, fills, average price,
+and for on-chain legs how the transaction went out: public or relay, the target blocks, the
+block it landed in) and realized PnL. Used for the active trades and, in the history screen,
+the finished ones."""
 
 from __future__ import annotations
 
@@ -12,7 +14,16 @@ from console.state import LegLine, TradeLine
 from console.widgets.line_table import Cell, Column, LineTable
 
 GOOD_STATES = {"filled", "closed", "done", "completed", "ok"}
-BAD_STATES = {"failed", "unwound", "canceled", "cancelled", "rejected", "error", "expired"}
+BAD_STATES = {
+    "failed",
+    "unwound",
+    "canceled",
+    "cancelled",
+    "rejected",
+    "error",
+    "expired",
+    "not_included",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +42,22 @@ def _num(value: Decimal | None, places: int = 6) -> str:
     return text or "0"
 
 
+def submission_text(leg: LegLine) -> tuple[str, str]:
+    """An on-chain leg's way out: `relay 101-103 → 103`, `relay 101-102 ✗`, `public → 57`;
+    '' for CEX legs. The class marks landed, missed and still pending."""
+    if not leg.submission:
+        return "", ""
+    blocks = leg.target_blocks
+    text = leg.submission
+    if blocks:
+        text += f" {blocks[0]}" if len(blocks) == 1 else f" {blocks[0]}-{blocks[-1]}"
+    if leg.landed_block is not None:
+        return f"{text} → {leg.landed_block}", "table--good"
+    if leg.status in ("not_included", "rejected"):
+        return f"{text} ✗", "table--bad"
+    return f"{text} …", "table--warn"
+
+
 def _state_class(state: str) -> str:
     state = state.lower()
     if state in GOOD_STATES:
@@ -47,6 +74,7 @@ class TradesPane(LineTable[TradeRow]):
         Column("state", "State", 10, priority=9),
         Column("fill", "Filled / amount", 17, "right", priority=7),
         Column("avg", "Avg price", 11, "right", priority=5),
+        Column("sent", "Sent / block", 18, priority=6),
         Column("pnl", "PnL", 9, "right", priority=9),
     )
     EMPTY_TEXT = "no trades"
@@ -72,6 +100,7 @@ class TradesPane(LineTable[TradeRow]):
                 (trade.state, _state_class(trade.state)),
                 ("", ""),
                 ("", ""),
+                ("", ""),
                 ("—" if pnl is None else f"{pnl:+,.2f}", pnl_class),
             )
         side = f" ({leg.side})" if leg.side != leg.role else ""
@@ -82,6 +111,7 @@ class TradesPane(LineTable[TradeRow]):
             (leg.status, _state_class(leg.status)),
             (f"{_num(leg.filled)} / {_num(leg.amount)}", ""),
             (_num(leg.average, 2), ""),
+            submission_text(leg),
             ("", ""),
         )
 

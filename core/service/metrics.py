@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 
 from core.events import (
     BreakerTransitioned,
+    BundleSettled,
     Event,
     FeedMessageDropped,
     LegSent,
@@ -95,6 +96,18 @@ class EngineMetrics:
             buckets=_DETECT_BUCKETS,
             registry=r,
         )
+        self.bundles = Counter(
+            "arbdesk_bundles",
+            "On-chain legs sent as relay bundles, by outcome (included, not_included, not_sent)",
+            ["outcome"],
+            registry=r,
+        )
+        self.bundle_simulation = Histogram(
+            "arbdesk_bundle_simulation_seconds",
+            "Round trip of one eth_callBundle to the relays",
+            buckets=_SENT_BUCKETS,
+            registry=r,
+        )
         self.loop_lag = Histogram(
             "arbdesk_event_loop_lag_seconds",
             "How late the event loop ran a timer (a busy loop delays every feed and order)",
@@ -149,6 +162,10 @@ class EngineMetrics:
                 self.breaker_trips.labels(event.scope).inc()
         elif isinstance(event, FeedMessageDropped):
             self.dropped.labels(event.venue).inc()
+        elif isinstance(event, BundleSettled):
+            self.bundles.labels(event.outcome).inc()
+            for seconds in event.simulation_s:
+                self.bundle_simulation.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

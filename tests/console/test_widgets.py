@@ -14,7 +14,8 @@ from console.widgets.opportunities import OpportunitiesPane
 from console.widgets.order_books import OrderBooksPane, fmt_age
 from console.widgets.spreads import SpreadsPane
 from console.widgets.status_bar import status_text
-from core.door import OpportunityView
+from console.widgets.trades import submission_text
+from core.door import LegSummary, OpportunityView
 from core.events import FeedState
 from tests.console.fake_engine import Clock
 
@@ -153,3 +154,36 @@ async def test_spreads_header_click_sorts() -> None:
         assert [t.split()[0] for t in lines(pane, 3)[1:3]] == ["A/Y", "B/Y"]
         await pilot.click(SpreadsPane, offset=(2, 2))  # a row: selects it
         assert pane.selected_key == ("B/Y", "a", "b")
+
+
+def test_on_chain_legs_show_how_they_went_out_and_where_they_landed() -> None:
+    def leg(
+        status: str,
+        submission: str = "",
+        target_blocks: tuple[int, ...] = (),
+        landed_block: int | None = None,
+    ) -> LegSummary:
+        amount, none = Decimal(1), Decimal(0)
+        return LegSummary(
+            "buy",
+            "uni-v2",
+            "buy",
+            amount,
+            none,
+            None,
+            status,
+            "WETH/USDC",
+            submission,
+            target_blocks,
+            landed_block,
+        )
+
+    assert submission_text(leg("closed")) == ("", "")  # a CEX leg
+    landed = leg("closed", submission="relay", target_blocks=(101, 102), landed_block=102)
+    assert submission_text(landed) == ("relay 101-102 → 102", "table--good")
+    missed = leg("not_included", submission="relay", target_blocks=(101, 102, 103))
+    assert submission_text(missed) == ("relay 101-103 ✗", "table--bad")
+    pending = leg("open", submission="relay", target_blocks=(101,))
+    assert submission_text(pending) == ("relay 101 …", "table--warn")
+    public = leg("closed", submission="public", landed_block=57)
+    assert submission_text(public) == ("public → 57", "table--good")
