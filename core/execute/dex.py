@@ -198,7 +198,7 @@ class TxSender:
         in the latest block's second, a Uniswap V2 pair skips its price-accumulator writes
         (~40k gas) that the mined swap then makes, and runs out of gas. A node that does not
         take block overrides is asked plainly."""
-        next_block = {"time": hex(max(latest_timestamp + 1, int(time.time())))}
+        next_block = {"time": hex(latest_timestamp + 1)}  # the chain's clock, not ours
         answer = await self._rpc("eth_estimateGas", [call, "latest", {}, next_block])
         error = answer.get("error")
         if isinstance(error, dict) and error.get("code") == -32602:  # invalid params

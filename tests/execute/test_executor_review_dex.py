@@ -54,6 +54,9 @@ class FakeEth:
     async def block_number(self) -> int:
         return 5
 
+    async def get_block(self, tag: str) -> dict[str, int]:
+        return {"number": 5, "timestamp": 1_700_000_000}
+
     async def get_transaction_count(self, address: str, block: str) -> int:
         return self.node.pending
 

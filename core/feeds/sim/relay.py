@@ -400,11 +400,11 @@ class SimRelay:
     # -- simulation --------------------------------------------------------------------------
 
     async def _block_time(self, state: int) -> int:
-        """The timestamp the block after `state` gets: now, and at least one second later
-        than its parent. Simulating with it and mining with it keep the two identical (a V2
-        pair's first swap in a new second writes its price accumulators: ~40k more gas)."""
+        """The timestamp the block after `state` gets: one second past its parent's.
+        Simulating with it and mining with it keep the two identical (a V2 pair's first swap
+        in a new second writes its price accumulators: ~40k more gas)."""
         parent = await self._rpc("eth_getBlockByNumber", [hex(state), False])
-        return max(int(parent["timestamp"], 16) + 1, int(time.time()))
+        return int(parent["timestamp"], 16) + 1  # the chain's clock (a test may move it)
 
     async def _simulate(
         self, txs: Sequence[BundleTx], state: int, block: int, timestamp: int | None = None
