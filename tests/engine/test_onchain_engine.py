@@ -44,7 +44,7 @@ from core.execute.onchain_trader import OnChainTrader
 from core.gas import GAS_V2_ROUTER_SWAP, GAS_V3_ROUTER_SWAP
 from core.history_export import render_history_json
 from core.journal import Journal
-from core.records import TradeStatus
+from core.records import OrderStatus, TradeStatus
 from core.settings import Settings
 from tests.support.devnet import missing_node_modules
 
@@ -446,3 +446,44 @@ async def test_a_reverting_arbitrage_fails_and_counts_against_the_breaker(rig: R
     scopes = {s.name: s for s in view.scopes}
     assert scopes["global"].consecutive_failures == 1
     assert scopes["uni-v2"].consecutive_failures == 1
+
+
+async def test_the_kill_switch_cancels_a_pending_bundle_and_nothing_is_paid(rig: Rig) -> None:
+    """The engine's own relay path: the bundle waits for its slot, the trader presses the
+    kill switch, the bundle is cancelled at the relay and never lands; the trade is withdrawn
+    (nothing paid, the breaker not charged) with its leg journaled not_included."""
+    me = rig.manifest.accounts[1].address
+    await rig.swap("uni-v2", "WETH", 150)
+    relay = rig.onchain.sim_relay
+    assert relay is not None
+    relay.build_delay_s = 3.0  # a slow slot, so the kill comes while the bundle waits
+
+    def dex_dex(o: Opportunity) -> bool:
+        return o.symbol == "WETH/USDC" and o.buy_venue == "uni-v2"
+
+    opportunity = await rig.opportunity(dex_dex)
+    usdc0, eth0 = await rig.balance("USDC", me), await rig.onchain.w3.eth.get_balance(me)
+    approving = asyncio.create_task(rig.engine.approve(opportunity.id))
+    await _wait(lambda: relay.sent == 1)
+    rig.engine.kill("pressed while the bundle waited")
+    text = await approving
+    assert "failed" in text and "cancelled: kill switch" in text, text
+    assert relay.cancelled == 1 and relay.included == 0
+    (finished,) = rig.of(TradeFinished)
+    record = rig.journal().trade(finished.trade_id)
+    assert record is not None and record.status is TradeStatus.FAILED
+    assert {leg.status for leg in record.legs} == {OrderStatus.NOT_INCLUDED}
+    assert all(leg.target_blocks and leg.landed_block is None for leg in record.legs)
+    assert record.realized_pnl == 0
+    (settled,) = rig.of(BundleSettled)
+    assert settled.outcome == "not_included"
+    await asyncio.sleep(3.2)  # past the slot: a cancelled bundle never lands
+    assert rig.onchain.legs is not None
+    tx_hash = record.legs[0].venue_order_id
+    receipt = await rig.onchain.legs.sender._rpc("eth_getTransactionReceipt", [tx_hash])
+    assert receipt.get("result") is None
+    assert await rig.balance("USDC", me) == usdc0
+    assert await rig.onchain.w3.eth.get_balance(me) == eth0
+    view = rig.engine.breaker_view()
+    assert view is not None
+    assert {s.name: s for s in view.scopes}["global"].consecutive_failures == 0
