@@ -807,12 +807,14 @@ class OnChainTrader:
                 return approval
             args = [plan.token_x, plan.amount_in, buy, sell, plan.min_profit]
             data = self._flash.encode_abi("fromWallet", args)
+        return await self._send_flash(data, tx, noted)
+
+    async def _send_flash(self, data: str, tx: _TxContext, noted: OnSubmitted) -> TxResult:
+        """One FlashArbitrage call (hex calldata), as a trade's transaction."""
+        assert self.flash_address is not None
+        calldata = bytes.fromhex(data[2:])
         return await self.legs.sender.send(
-            self.flash_address,
-            bytes.fromhex(data[2:]),
-            gate=tx.gate,
-            bundle=tx.terms,
-            on_submitted=noted,
+            self.flash_address, calldata, gate=tx.gate, bundle=tx.terms, on_submitted=noted
         )
 
     # -- pool cycles -----------------------------------------------------------------------
@@ -895,13 +897,7 @@ class OnChainTrader:
                 return approval
             args = [plan.token_x, plan.amounts[0], hops, plan.min_profit]
             data = self._flash.encode_abi("cycleFromWallet", args)
-        return await self.legs.sender.send(
-            self.flash_address,
-            bytes.fromhex(data[2:]),
-            gate=tx.gate,
-            bundle=tx.terms,
-            on_submitted=noted,
-        )
+        return await self._send_flash(data, tx, noted)
 
     def _value_in(self, start: str) -> Callable[[str, Decimal], Decimal | None]:
         """An amount of a token in `start`, through both tokens' ETH prices (volume figures;
