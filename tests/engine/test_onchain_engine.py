@@ -44,7 +44,7 @@ from core.execute.onchain_trader import OnChainTrader
 from core.gas import GAS_V2_ROUTER_SWAP, GAS_V3_ROUTER_SWAP
 from core.history_export import render_history_json
 from core.journal import Journal
-from core.records import OrderStatus, TradeStatus
+from core.records import OrderRecord, OrderStatus, TradeRecord, TradeStatus
 from core.settings import Settings
 from tests.support.devnet import missing_node_modules
 
@@ -487,3 +487,33 @@ async def test_the_kill_switch_cancels_a_pending_bundle_and_nothing_is_paid(rig:
     view = rig.engine.breaker_view()
     assert view is not None
     assert {s.name: s for s in view.scopes}["global"].consecutive_failures == 0
+
+
+async def test_a_restart_settles_a_bundle_left_pending_from_the_chain(
+    clean_chain: Devnet, tmp_path: Path
+) -> None:
+    """The last run stopped with a relay bundle in flight (journaled with its target block);
+    that block has passed without it, so the engine's start finds it not included, from the
+    chain alone, and the trade failed with nothing paid, not left for a human."""
+    head = clean_chain.w3.eth.block_number
+    journal = Journal(tmp_path / "journal.sqlite3")
+    journal.insert_trade(
+        TradeRecord(
+            "t-crash", "o-crash", "WETH/USDC", "uni-v2", "sushi", Decimal(1),
+            TradeStatus.SENDING, time.time(),
+        )
+    )  # fmt: skip
+    for role in ("buy", "sell"):
+        journal.insert_order(
+            OrderRecord(
+                f"arb-t-crash-{role[0]}", "t-crash", role, "uni-v2", "WETH/USDC", role,
+                "flash_v2", Decimal(1), None, OrderStatus.OPEN, time.time(), time.time(),
+                venue_order_id="0x" + "cd" * 32, submission="relay", target_blocks=(head,),
+            )
+        )  # fmt: skip
+    journal.close()
+    async with _running(tmp_path, clean_chain) as rig:
+        record = rig.journal().trade("t-crash")
+        assert record is not None and record.status is TradeStatus.FAILED, record
+        assert {leg.status for leg in record.legs} == {OrderStatus.NOT_INCLUDED}
+        assert f"not included in block {head}" in record.reason
