@@ -363,10 +363,10 @@ def describe(event: Event) -> LogLine | None:  # noqa: C901 - one small case per
         case LegFailed(trade_id=tid, role=role, venue=venue, reason=reason):
             return LogLine(at, "ERROR", f"trade {tid} {role} failed on {venue}: {reason}")
         case BundleSettled(trade_id=tid, outcome="included", landed_block=block, target_blocks=t):
-            tries = f" (target {_blocks(t)})" if len(t) > 1 else ""
+            tries = f" (target {block_span(t)})" if len(t) > 1 else ""
             return LogLine(at, "INFO", f"trade {tid} bundle landed in block {block}{tries}")
         case BundleSettled(trade_id=tid, target_blocks=t, reason=reason):
-            what = f"not included in block {_blocks(t)}" if t else "not sent"
+            what = f"not included in block {block_span(t)}" if t else "not sent"
             return LogLine(at, "WARNING", f"trade {tid} bundle {what}{_why(reason)}")
         case TradeUnwinding(trade_id=tid, venue=venue, side=side, amount=amt, reason=reason):
             return LogLine(
@@ -386,7 +386,8 @@ def describe(event: Event) -> LogLine | None:  # noqa: C901 - one small case per
     return None
 
 
-def _blocks(blocks: tuple[int, ...]) -> str:
+def block_span(blocks: tuple[int, ...]) -> str:
+    """`123` or `123-125`: a relay leg's target blocks."""
     return str(blocks[0]) if len(blocks) == 1 else f"{blocks[0]}-{blocks[-1]}"
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar
 
-from console.state import LegLine, TradeLine
+from console.state import LegLine, TradeLine, block_span
 from console.widgets.line_table import Cell, Column, LineTable
 
 GOOD_STATES = {"filled", "closed", "done", "completed", "ok"}
@@ -50,7 +50,7 @@ def submission_text(leg: LegLine) -> tuple[str, str]:
     blocks = leg.target_blocks
     text = leg.submission
     if blocks:
-        text += f" {blocks[0]}" if len(blocks) == 1 else f" {blocks[0]}-{blocks[-1]}"
+        text += f" {block_span(blocks)}"
     if leg.landed_block is not None:
         return f"{text} → {leg.landed_block}", "table--good"
     if leg.status in ("not_included", "rejected"):

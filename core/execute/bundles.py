@@ -102,7 +102,7 @@ class _BundleRun:
         return self.gate() if self.gate is not None else ""
 
     async def run(self) -> BundleOutcome:
-        head = await _head(self.rpc)
+        head = await chain_head(self.rpc)
         while True:
             if self.terms.clock() >= self.terms.expires_at:
                 why = "opportunity expired before the bundle was sent"
@@ -154,7 +154,7 @@ class _BundleRun:
                 return self.outcome("included", "", receipt)
             if refusal := self.refusal():
                 return await self.given_up("not_included", refusal, cancel=True)
-            head = await _head(self.rpc)
+            head = await chain_head(self.rpc)
             if head >= target:
                 receipt = await _receipt(self.rpc, self.tx_hash)  # in the block just seen
                 if receipt is not None:
@@ -184,10 +184,11 @@ def block_span(blocks: tuple[int, ...]) -> str:
     return str(blocks[0]) if len(blocks) == 1 else f"{blocks[0]}-{blocks[-1]}"
 
 
-async def _head(rpc: Rpc) -> int:
+async def chain_head(rpc: Rpc) -> int:
+    """The chain's head block number (the node's, never a relay's); raises on an error."""
     answer = await rpc("eth_blockNumber", [])
     if "error" in answer:
-        raise RelayError(f"eth_blockNumber: {answer['error']}")
+        raise RuntimeError(f"eth_blockNumber: {answer['error']}")
     return int(answer["result"], 16)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from core.execute.bundles import block_span
+from core.execute.bundles import block_span, chain_head
 from core.records import OrderRecord, OrderStatus
 
 Rpc = Callable[[str, list[Any]], Awaitable[dict[str, Any]]]
@@ -60,7 +60,7 @@ class ChainLookup:
             receipt = (await self.rpc("eth_getTransactionReceipt", [tx_hash])).get("result")
             if receipt is not None:
                 return self._landed(record, receipt)
-            head = int((await self.rpc("eth_blockNumber", []))["result"], 16)
+            head = await chain_head(self.rpc)
             # The last target block exists and does not hold it: no later block can.
             if record.submission == "relay" and last_target is not None and head >= last_target:
                 blocks = block_span(record.target_blocks)

@@ -131,14 +131,15 @@ class TxSender:
         no block took comes back 'not_included' with its nonce still free. `on_submitted` is
         told (tx hash, "public" / "relay", target blocks) each time it goes out."""
         call = {"from": self.address, "to": to, "data": "0x" + data.hex(), "value": hex(value)}
-        latest = await self.w3.eth.get_block("latest")
-        head = int(latest["number"])
-        if gas_limit is None:
+        if gas_limit is None:  # the estimate needs the latest block's timestamp
+            latest = await self.w3.eth.get_block("latest")
+            head = int(latest["number"])
             estimate = await self._estimate(call, int(latest["timestamp"]))
             if "error" in estimate:
                 return TxResult("rejected", self._reason(estimate["error"]))
             gas = int(int(estimate["result"], 16) * GAS_MARGIN)
         else:
+            head = await self.w3.eth.block_number
             gas = gas_limit
         fees = await self.fees.update(self.w3, head)
         route = self.relay if bundle is not None and self.relay.mode != "public" else None
@@ -147,7 +148,7 @@ class TxSender:
             async with self.nonces.claim(self.address) as nonce:
                 if gate is not None and (refusal := gate()):
                     raise _NotSent(refusal)  # leaves the claim unconsumed
-                raw, tx_hash = self._sign(to, call, value, gas, fees, nonce)
+                raw, tx_hash = self._sign(to, call["data"], value, gas, fees, nonce)
                 if route is not None and bundle is not None:
                     relayed = await self._relay(route, raw, tx_hash, bundle, gate, on_submitted)
                     if relayed.status == "included":
@@ -233,20 +234,22 @@ class TxSender:
         return outcome
 
     def _sign(
-        self, to: str, call: dict[str, Any], value: int, gas: int, fees: Fees, nonce: int
+        self, to: str | None, data: str, value: int, gas: int, fees: Fees, nonce: int
     ) -> tuple[str, str]:
-        """(raw signed transaction, its hash): the hash is known before anything is sent."""
-        tx = {
+        """(raw signed EIP-1559 transaction, its hash), `to` None for a deployment: the hash
+        is known before anything is sent."""
+        tx: dict[str, Any] = {
             "type": 2,
             "chainId": self.chain_id,
             "nonce": nonce,
-            "to": to_checksum_address(to),
-            "data": call["data"],
+            "data": data,
             "value": value,
             "gas": gas,
             "maxFeePerGas": fees.max_fee_wei,
             "maxPriorityFeePerGas": fees.priority_fee_wei,
         }
+        if to is not None:
+            tx["to"] = to_checksum_address(to)
         signed = self.account.sign_transaction(tx)
         return "0x" + bytes(signed.raw_transaction).hex(), "0x" + bytes(signed.hash).hex()
 
@@ -287,23 +290,12 @@ class TxSender:
             )
             if "error" in gas:
                 raise TxSendError(f"deployment would revert: {self._reason(gas['error'])}")
-            tx = {
-                "type": 2,
-                "chainId": self.chain_id,
-                "nonce": nonce,
-                "data": "0x" + bytecode.hex(),
-                "value": 0,
-                "gas": int(int(gas["result"], 16) * GAS_MARGIN),
-                "maxFeePerGas": fees.max_fee_wei,
-                "maxPriorityFeePerGas": fees.priority_fee_wei,
-            }
-            signed = self.account.sign_transaction(tx)
-            answer = await self._rpc(
-                "eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()]
-            )
+            limit = int(int(gas["result"], 16) * GAS_MARGIN)
+            raw, tx_hash = self._sign(None, "0x" + bytecode.hex(), 0, limit, fees, nonce)
+            answer = await self._rpc("eth_sendRawTransaction", [raw])
             if "error" in answer:
                 raise TxSendError(str(answer["error"]))
-        result = await self._wait(answer["result"], nonce, {"from": self.address})
+        result = await self._wait(tx_hash, nonce, {"from": self.address})
         if not result.ok:
             raise TxSendError(f"deployment reverted: {result.reason}")
         address = keccak(rlp.encode([bytes.fromhex(self.address[2:]), nonce]))[12:]

@@ -460,8 +460,7 @@ class OnChainTrader:
             if D(opportunity.net_profit) - extra <= 0:
                 return f"simulated gas {gas_used} (priced with {plan.gas_units}) leaves no profit"
             return ""
-        token = plan.token_x if isinstance(plan, DexDexPlan) else plan.tokens[0]
-        symbol, decimals = self._token_info(plan, token)
+        symbol, decimals = self._start_token(plan)
         eth = self.eth_price_in(symbol)
         if eth is None:
             return ""
@@ -481,12 +480,12 @@ class OnChainTrader:
         return ""
 
     @staticmethod
-    def _token_info(plan: DexDexPlan | PoolCyclePlan, token: str) -> tuple[str, int]:
-        """(symbol, decimals) of a plan's start token."""
+    def _start_token(plan: DexDexPlan | PoolCyclePlan) -> tuple[str, int]:
+        """(symbol, decimals) of a plan's start token (`token_x`)."""
         if isinstance(plan, PoolCyclePlan):
             return plan.cycle.start, plan.decimals[0]
         pool = plan.buy
-        if token == pool.token0:
+        if plan.token_x == pool.token0:
             return pool.symbol0, pool.decimals0
         return pool.symbol1, pool.decimals1
 
@@ -529,6 +528,7 @@ class OnChainTrader:
 
     def _tx_order(
         self,
+        trade: Trade,
         record: OrderRecord,
         result: TxResult | BaseException,
         filled: Decimal,
@@ -536,7 +536,9 @@ class OnChainTrader:
         fee: Decimal,
         fee_currency: str,
     ) -> tuple[OrderRecord, tuple[FillRecord, ...]]:
-        """A DEX leg's final record from its transaction (tx hash = venue order id)."""
+        """A DEX leg's final record from its transaction (tx hash = venue order id), built on
+        the trade's latest copy of `record` (which `_noted` gave the hash and target blocks)."""
+        record = trade.orders.get(record.client_order_id, record)
         now = self.clock()
         if isinstance(result, BaseException):
             # The node refused it (nothing mined), or we lost it mid-way: then only the chain
@@ -648,9 +650,7 @@ class OnChainTrader:
         fee, note = (
             self._gas_fee(dex_result, quote) if isinstance(dex_result, TxResult) else (ZERO, "")
         )
-        dex_rec, dex_fills = self._tx_order(
-            trade.orders[dex_rec.client_order_id], dex_result, filled, cost, fee, quote
-        )
+        dex_rec, dex_fills = self._tx_order(trade, dex_rec, dex_result, filled, cost, fee, quote)
         if note:
             trade.reason = note
         self.ledger.leg_done(trade, dex_rec, dex_fills)
@@ -774,15 +774,17 @@ class OnChainTrader:
         gas, note = self._gas_fee(result, quote) if isinstance(result, TxResult) else (ZERO, "")
         if note:
             trade.reason = note
-        buy_rec, sell_rec = (
-            trade.orders[buy_rec.client_order_id],
-            trade.orders[sell_rec.client_order_id],
-        )
         buy_rec, buy_fills = self._tx_order(
-            buy_rec, result, units(y_bought, ydec), units(x_paid, xdec), units(premium, xdec), quote
+            trade,
+            buy_rec,
+            result,
+            units(y_bought, ydec),
+            units(x_paid, xdec),
+            units(premium, xdec),
+            quote,
         )
         sell_rec, sell_fills = self._tx_order(
-            sell_rec, result, units(y_sold, ydec), units(x_got, xdec), gas, quote
+            trade, sell_rec, result, units(y_sold, ydec), units(x_got, xdec), gas, quote
         )
         self.ledger.leg_done(trade, buy_rec, buy_fills)
         self.ledger.leg_done(trade, sell_rec, sell_fills)
@@ -868,8 +870,7 @@ class OnChainTrader:
             fee = units(premium, plan.decimals[0]) if i == 0 else ZERO
             if i == hops - 1:
                 fee += gas
-            latest = trade.orders[records[i].client_order_id]
-            record, fills = self._tx_order(latest, result, filled, cost, fee, start)
+            record, fills = self._tx_order(trade, records[i], result, filled, cost, fee, start)
             self.ledger.leg_done(trade, record, fills)
             records[i] = record
         if all(r.status in _VENUE_FINE for r in records):
