@@ -197,6 +197,10 @@ class DetectorSettings(_Section):
 class FeedSettings(_Section):
     """Market-data feed supervision."""
 
+    source: Literal["embedded", "nats"] = "embedded"
+    """`embedded`: this process runs the feeds; `nats`: books come from `arbdesk collect`
+    processes through the NATS server of [bus] (pools and lending stay on the chain RPC)."""
+
     backoff_initial_s: float = Field(default=0.5, gt=0, le=60)
     """First reconnect delay after a feed error, in seconds (doubles each retry, jittered)."""
 
@@ -213,6 +217,37 @@ class FeedSettings(_Section):
     def _check_backoff(self) -> FeedSettings:
         if self.backoff_max_s < self.backoff_initial_s:
             raise ValueError("backoff_max_s must be at least backoff_initial_s")
+        return self
+
+
+class BusSettings(_Section):
+    """Market data over NATS JetStream (`arbdesk collect`, `feeds.source = "nats"`, replay)."""
+
+    url: str = "nats://127.0.0.1:4222"
+    """The NATS server the collectors publish to and the engine reads from."""
+
+    stream: str = Field(default="ARBDESK_BOOKS", pattern=r"^[A-Za-z0-9_-]+$")
+    """The JetStream stream holding books and heartbeats: the recording replay reads."""
+
+    max_age_h: float = Field(default=24.0, gt=0, le=24 * 365)
+    """Retention by age: messages older than this many hours are discarded."""
+
+    max_mb: int = Field(default=2048, ge=1, le=10_000_000)
+    """Retention by size: past this many megabytes the oldest messages go first."""
+
+    heartbeat_s: float = Field(default=1.0, gt=0, le=60)
+    """How often a collector publishes its heartbeat and feed states, in seconds."""
+
+    heartbeat_timeout_s: float = Field(default=3.0, gt=0, le=600)
+    """A collector silent this long has its feeds marked stale (trades refused on them)."""
+
+    snapshot_every: int = Field(default=500, ge=1, le=1_000_000)
+    """A full snapshot every N messages per book, so a late reader syncs without asking."""
+
+    @model_validator(mode="after")
+    def _check_timeout(self) -> BusSettings:
+        if self.heartbeat_timeout_s <= self.heartbeat_s:
+            raise ValueError("heartbeat_timeout_s must be longer than heartbeat_s")
         return self
 
 
@@ -537,6 +572,7 @@ class Settings(BaseSettings):
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
     cycles: CycleSettings = Field(default_factory=CycleSettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)

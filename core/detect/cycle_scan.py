@@ -120,8 +120,10 @@ class BookCycleDetector:
         settings: CycleSettings,
         *,
         clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str] = new_opportunity_id,
     ) -> None:
         self.books = books
+        self.new_id = new_id
         self.taker_fee_bps = taker_fee_bps
         self.thresholds = thresholds
         self.settings = settings
@@ -222,7 +224,7 @@ class BookCycleDetector:
             for i, h in enumerate(cycle.hops)
         )
         return CycleOpportunity(
-            id=new_opportunity_id(),
+            id=self.new_id(),
             symbol=path_label(cycle),
             buy_venue=cycle.hops[0].venue,
             sell_venue=cycle.hops[-1].venue,

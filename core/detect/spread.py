@@ -54,6 +54,7 @@ class SpreadDetector:
         thresholds: ThresholdSettings,
         max_levels: int,
         clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str] = new_opportunity_id,
     ) -> None:
         if max_levels < 1:
             raise ValueError(f"max_levels must be >= 1, got {max_levels}")
@@ -61,6 +62,7 @@ class SpreadDetector:
         self.thresholds = thresholds
         self.max_levels = max_levels
         self._clock = clock
+        self.new_id = new_id
         self._usd = UsdRates(books)
         self._fees: dict[str, _Fee] = {}
         self.set_fees(taker_fee_bps)
@@ -291,7 +293,7 @@ class SpreadDetector:
         if net <= 0.0 or net_bps < min_bps - _BPS_TOLERANCE or net_usd < min_usd:
             return None
         return build_opportunity(
-            new_opportunity_id(),
+            self.new_id(),
             symbol,
             buy[0],
             sell[0],

@@ -27,7 +27,7 @@ from core.bus import EventBus
 from core.deploy.devnet import Devnet
 from core.detect.cycle_scan import BookCycleDetector, CycleOpportunity
 from core.detect.liquidations import LiquidationOpportunity
-from core.detect.opportunity import Opportunity
+from core.detect.opportunity import MessageIds, Opportunity, new_opportunity_id
 from core.detect.spread import SpreadDetector
 from core.detect.top_of_book import SpreadRow, spread_rows
 from core.engine.lending import LendingService, WatchlistRow
@@ -49,6 +49,7 @@ from core.execute.liquidation_gate import liquidate_gated, liquidations_tradeabl
 from core.execute.paper import PaperExchange
 from core.execute.reconcile import reconcile
 from core.execute.trades import Submission, TradeView
+from core.feeds.bus_books import BusBooks, MarketClock, NatsBooks
 from core.feeds.feedset import FeedSet
 from core.feeds.sim import SimMarket
 from core.journal import Journal
@@ -109,7 +110,10 @@ class Engine:
         clock: Callable[[], float] = time.time,
         passphrase_provider: Callable[[bool], str | None] | None = None,
         devnet: Devnet | None = None,
+        replay: MarketClock | None = None,
     ) -> None:
+        """`replay`: books come only from messages core.replay hands to `self.market`, in
+        that market time (pass the same object as `clock`)."""
         self.settings = settings
         self._devnet = devnet
         """Sim mode: a running devnet to trade on instead of starting one (its owner stops it;
@@ -131,12 +135,22 @@ class Engine:
         # symbol -> venue -> book; the same OrderBook objects the feeds write into.
         self.books: dict[str, dict[str, OrderBook]] = {}
         self.taker_fee_bps = {v.name: v.taker_fee_bps for v in settings.venues}
+        # On the bus, detection runs in market time (the messages' own times) and names what
+        # it finds after the message being applied: a function of the stream alone.
+        self._replay = replay
+        self.message_ids: MessageIds | None = None
+        self.market_clock: Callable[[], float] = clock
+        if replay is not None or settings.feeds.source == "nats":
+            self.message_ids = MessageIds("bus")
+            self.market_clock = replay if replay is not None else MarketClock(clock())
+        new_id = self.message_ids or new_opportunity_id
         self.detector = SpreadDetector(
             self.books,
             self.taker_fee_bps,
             settings.thresholds,
             max_levels=settings.detector.max_levels,
-            clock=clock,
+            clock=self.market_clock,
+            new_id=new_id,
         )
         self.board = OpportunityBoard()
         self.cycles: BookCycleDetector | None = None
@@ -148,7 +162,10 @@ class Engine:
         self.started_at = 0.0
         self.counters = {"opportunities": 0, "book_updates": 0}
         self._tasks: list[asyncio.Task[None]] = []
-        self._feeds: FeedSet | None = None
+        self._feeds: FeedSet | BusBooks | None = None
+        self.market: BusBooks | None = None
+        """The bus's books (feeds.source = "nats", or a replay); None with embedded feeds."""
+        self._next_market_sweep = 0.0
         self._running = False
         self.journal: Journal | None = None
         self.breaker: CircuitBreaker | None = None
@@ -171,28 +188,39 @@ class Engine:
         # ccxt's websocket callbacks can fail outside any task (e.g. broken JSON from a venue):
         # route those to the log file instead of asyncio printing over the console.
         asyncio.get_running_loop().set_exception_handler(_log_loop_exception)
-        sim_venues = [v for v in self.settings.venues if v.kind is VenueKind.SIM]
-        if sim_venues:
-            self.sim_market = SimMarket(self.settings.sim, sim_venues)
-            self._spawn(self.sim_market.run(), "sim-market")
-        self._feeds = FeedSet(
-            self.settings,
-            self.bus.publish,
-            on_update=self._on_book_update,
-            sim_market=self.sim_market,
-            on_listed=self._on_listed,
-        )
-        await self._feeds.start()
-        self.exchanges = self._feeds.exchanges
-        for (venue, symbol), book in self._feeds.books.items():
+        if self.message_ids is not None:
+            feeds: FeedSet | BusBooks = self._bus_books()
+        else:
+            sim_venues = [v for v in self.settings.venues if v.kind is VenueKind.SIM]
+            if sim_venues:
+                self.sim_market = SimMarket(self.settings.sim, sim_venues)
+                self._spawn(self.sim_market.run(), "sim-market")
+            feeds = FeedSet(
+                self.settings,
+                self.bus.publish,
+                on_update=self._on_book_update,
+                sim_market=self.sim_market,
+                on_listed=self._on_listed,
+            )
+        self._feeds = feeds
+        if isinstance(feeds, FeedSet):
+            await feeds.start()
+        for (venue, symbol), book in feeds.books.items():
             self.books.setdefault(symbol, {})[venue] = book
         self.cycles = BookCycleDetector(
             self.books,
             self.taker_fee_bps,
             self.settings.thresholds,
             self.settings.cycles,
-            clock=self.clock,
+            clock=self.market_clock,
+            new_id=self.message_ids or new_opportunity_id,
         )
+        if isinstance(feeds, BusBooks):  # a venue lists what the engine was told to watch
+            for configured in self.settings.venues:
+                self._on_listed(configured.name, list(configured.symbols))
+            await feeds.start()  # NATS unreachable: BusUnavailable, with the reason
+            self.sim_market = feeds.sim_market
+        self.exchanges = feeds.exchanges
         for venue, symbols in self._listed.items():  # venues whose markets came in first
             self.cycles.set_listed(venue, symbols)
         executor = await self._start_trading() if trading else None
@@ -212,6 +240,40 @@ class Engine:
             self.bus.listen(self.alerts.on_event)
         self._running = True
         self._message("INFO", f"engine started in {self.settings.mode.value} mode")
+
+    def _bus_books(self) -> BusBooks:
+        """The books from the bus (not started yet: the engine wires them up first)."""
+        assert self.message_ids is not None and isinstance(self.market_clock, MarketClock)
+        if self._replay is not None:
+            market = BusBooks(
+                self.settings,
+                self.bus.publish,
+                self._on_book_update,
+                market_clock=self._replay,
+                ids=self.message_ids,
+                clock=self._replay,
+            )
+        else:
+            market = NatsBooks(
+                self.settings,
+                self.bus.publish,
+                self._on_book_update,
+                market_clock=self.market_clock,
+                ids=self.message_ids,
+            )
+        market.after_message = self._after_bus_message
+        self.market = market
+        return market
+
+    def _after_bus_message(self) -> None:
+        """The book sweep and expiry run in market time, every sweep interval of it."""
+        now = self.market_clock()
+        if now < self._next_market_sweep:
+            return
+        self._next_market_sweep = now + self.settings.detector.sweep_interval_ms / 1000
+        if self._replay is not None and self.market is not None:
+            self.market.feed.check_heartbeats()
+        self._sweep_books()
 
     async def _start_trading(self) -> Executor:
         settings = self.settings
@@ -267,7 +329,8 @@ class Engine:
 
     def _order_venues(self) -> dict[str, Any]:
         """The adapters orders go to: the mode's only effect on trading."""
-        if self.settings.mode is Mode.PAPER:
+        if self.settings.mode is Mode.PAPER or (self.market is not None and self.sim_market):
+            # On the bus the simulated venues run in the collector: fills are paper fills.
             stale_s = self.settings.thresholds.stale_after_ms / 1000
             return {
                 name: PaperExchange(
@@ -336,7 +399,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        self._feeds = None
+        self._feeds = self.market = None
         if self.alerts is not None:  # after the drain: the last trades' alerts go out too
             await self.alerts.stop()
             self.alerts = None
@@ -626,7 +689,16 @@ class Engine:
                 self._message("ERROR", f"detector sweep failed: {exc!r}")
 
     def sweep(self) -> None:
-        """One full detector sweep plus opportunity expiry (also called by tests)."""
+        """One full detector sweep plus opportunity expiry (also called by tests). On the bus
+        the books' part runs in market time instead (_after_bus_message)."""
+        if self.market is None:
+            self._sweep_books()
+        self._sweep_onchain()
+        self._sweep_lending()
+        if self.market is None:
+            self._expire()
+
+    def _sweep_books(self) -> None:
         for opportunity in self.detector.sweep():
             self._on_opportunity(opportunity)
         if self.cycles is not None:
@@ -634,9 +706,11 @@ class Engine:
             self.cycles.index.touch_all()
             for cycle in self.cycles.scan():
                 self._on_opportunity(cycle)
-        self._sweep_onchain()
-        self._sweep_lending()
-        now = self.clock()
+        if self.market is not None:
+            self._expire()
+
+    def _expire(self) -> None:
+        now = self.market_clock()
         for gone in self.board.expire(now):
             if self.journal is not None:
                 self.journal.record_opportunity(gone, "expired", at=now)
@@ -662,17 +736,14 @@ class Engine:
 
     def feed_status(self) -> list[FeedStatus]:
         """Read from the supervisors' own health, the one place a feed's state lives."""
-        supervisors = self._feeds.supervisors if self._feeds is not None else {}
-        out = []
+        out: list[FeedStatus] = []
+        if self._feeds is None:
+            return out
         for venue in self.venues:
             for symbol in self.symbols:
-                sup = supervisors.get((venue, symbol))
-                if sup is None:
-                    continue
-                state = sup.health.state or FeedState.CONNECTING
-                out.append(
-                    FeedStatus(venue, symbol, state, sup.health.reason, sup.book.received_at)
-                )
+                row = self._feeds.status(venue, symbol)
+                if row is not None:
+                    out.append(FeedStatus(venue, symbol, *row))
         return out
 
     def venue_health(self) -> dict[str, FeedState]:
@@ -707,14 +778,17 @@ class Engine:
     def in_flight(self) -> int:
         return len(self.executor.active) if self.executor is not None else 0
 
+    def busy(self) -> bool:
+        """A trade is being submitted or is in flight (a replay waits for it)."""
+        return bool(self._submits) or self.in_flight() > 0
+
     def trade_stats(self) -> TradeStats:
         """The journal's figures per route kind and venue, as last read (every few seconds)."""
         return self.trade_stats_cache.latest
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.counters)
-        supervisors = self._feeds.supervisors.values() if self._feeds is not None else ()
-        out["dropped_messages"] = sum(sup.health.dropped for sup in supervisors)
+        out["dropped_messages"] = self._feeds.dropped_total() if self._feeds is not None else 0
         out["pending"] = len(self.board)
         if self.executor is not None:
             out.update(to_jsonable(self.executor.stats()))

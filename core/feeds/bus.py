@@ -35,7 +35,6 @@ from core.feeds.book_wire import (
     book_subject,
     decode_book,
     decode_heartbeat,
-    encode_book,
     encode_heartbeat,
     heartbeat_subject,
 )
@@ -74,23 +73,32 @@ class BusCollector:
         self.dropped = 0
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(QUEUE_SIZE)
         self._by_subject: dict[str, BookPublisher] = {}
+        # (venue, symbol) -> (its publisher, its subject): one lookup per update, and the
+        # subject (a regex check per token) built once.
+        self._streams: dict[tuple[str, str], tuple[BookPublisher, str]] = {}
 
     def on_update(self, venue: str, symbol: str, book: OrderBook) -> None:
         """FeedSet's on_update: queue the message that brings followers to `book`."""
-        key = (venue, symbol)
-        publisher = self.publishers.get(key)
-        if publisher is None:
-            publisher = BookPublisher(venue, symbol, self.depth, self.snapshot_every)
-            self.publishers[key] = publisher
-            self._by_subject[book_subject(venue, symbol)] = publisher
-        message = publisher.message_for(book)
-        if message is None:
+        stream = self._streams.get((venue, symbol))
+        if stream is None:
+            stream = self._add_stream(venue, symbol)
+        publisher, subject = stream
+        data = publisher.encoded_for(book)
+        if data is None:
             return
         try:
-            self._queue.put_nowait((book_subject(venue, symbol), encode_book(message)))
+            self._queue.put_nowait((subject, data))
         except asyncio.QueueFull:  # followers see a gap; the next message repairs it
             self.dropped += 1
             publisher.request_snapshot()
+
+    def _add_stream(self, venue: str, symbol: str) -> tuple[BookPublisher, str]:
+        subject = book_subject(venue, symbol)
+        publisher = BookPublisher(venue, symbol, self.depth, self.snapshot_every)
+        self.publishers[(venue, symbol)] = publisher
+        self._by_subject[subject] = publisher
+        stream = self._streams[(venue, symbol)] = (publisher, subject)
+        return stream
 
     def request_snapshot(self, venue: str, symbol: str) -> None:
         publisher = self.publishers.get((venue, symbol))
@@ -138,13 +146,22 @@ class BusFeed:
         heartbeat_timeout_s: float = 3.0,
         on_update: Callable[[str, str, OrderBook], None] | None = None,
         clock: Callable[[], float] = time.time,
+        books: dict[tuple[str, str], OrderBook] | None = None,
+        on_time: Callable[[float], None] | None = None,
     ) -> None:
+        """`books`: follow only these (the engine's configured venues and symbols), into
+        these objects; None follows every book on the bus. `on_update` (the engine's
+        detection) replaces the BookUpdated event this feed would publish. `on_time` gets each
+        message's own time (receive time, heartbeat time): the market clock of a replay."""
         self.publish = publish
         self.ask_snapshot = ask_snapshot
         self.heartbeat_timeout_s = heartbeat_timeout_s
         self.on_update = on_update
         self.clock = clock
-        self.books: dict[tuple[str, str], OrderBook] = {}
+        self.only_configured = books is not None
+        self.books: dict[tuple[str, str], OrderBook] = books if books is not None else {}
+        self.on_time = on_time
+        self.ignored = 0
         self.followers: dict[tuple[str, str], BookFollower] = {}
         self.states: dict[tuple[str, str], FeedState] = {}
         self.collector_of: dict[tuple[str, str], str] = {}
@@ -159,7 +176,10 @@ class BusFeed:
         self.received += 1
         try:
             if subject.startswith(HEARTBEAT_SUBJECT_PREFIX + "."):
-                self._on_heartbeat(decode_heartbeat(data))
+                beat = decode_heartbeat(data)
+                if self.on_time is not None:
+                    self.on_time(beat.at)
+                self._on_heartbeat(beat)
                 return
             message = decode_book(data)
         except BadMessage as exc:
@@ -170,11 +190,17 @@ class BusFeed:
             why = f"bad bus message: {exc}"
             self.publish(FeedMessageDropped(venue, symbol, why, self.dropped, at=self.clock()))
             return
+        if self.on_time is not None:
+            self.on_time(message.received_at)
         key = (message.venue, message.symbol)
         follower = self.followers.get(key)
         if follower is None:
-            book = OrderBook(message.venue, message.symbol)
-            self.books[key] = book
+            book = self.books.get(key)
+            if book is None:
+                if self.only_configured:  # another engine's venue or symbol
+                    self.ignored += 1
+                    return
+                book = self.books[key] = OrderBook(message.venue, message.symbol)
             follower = self.followers[key] = BookFollower(book)
         outcome = follower.apply(message)
         if outcome == "gap":
@@ -189,6 +215,9 @@ class BusFeed:
             self._asked.discard(key)
         book = follower.book
         self._set(key, FeedState.LIVE, "")
+        if self.on_update is not None:
+            self.on_update(message.venue, message.symbol, book)
+            return
         self.publish(
             BookUpdated(
                 message.venue,
@@ -201,18 +230,22 @@ class BusFeed:
                 at=self.clock(),
             )
         )
-        if self.on_update is not None:
-            self.on_update(message.venue, message.symbol, book)
 
     def _on_heartbeat(self, beat: Heartbeat) -> None:
         self.last_beat[beat.collector] = self.clock()
         for venue, symbol, state in beat.feeds:
             key = (venue, symbol)
+            if self.only_configured and key not in self.books:
+                continue
             self.collector_of[key] = beat.collector
-            if self.states.get(key) is FeedState.STALE and state == FeedState.LIVE.value:
+            if state != FeedState.LIVE.value:  # the collector's own feed is not live
+                with contextlib.suppress(ValueError):
+                    self._set(key, FeedState(state), f"at collector {beat.collector}: {state}")
+                continue
+            if self.states.get(key) not in (FeedState.LIVE, FeedState.RESYNCING, None):
                 book = self.books.get(key)
                 if book is not None and book.valid:
-                    self._set(key, FeedState.LIVE, "collector back")
+                    self._set(key, FeedState.LIVE, f"collector {beat.collector} back")
 
     def check_heartbeats(self) -> None:
         """Periodic: the feeds of a collector silent past the timeout are stale."""

@@ -110,6 +110,16 @@ class FeedSet:
                     return True
         return False
 
+    def status(self, venue: str, symbol: str) -> tuple[FeedState, str, float] | None:
+        """(state, reason, last receive time) from the supervisor's own health."""
+        sup = self.supervisors.get((venue, symbol))
+        if sup is None:
+            return None
+        return sup.health.state or FeedState.CONNECTING, sup.health.reason, sup.book.received_at
+
+    def dropped_total(self) -> int:
+        return sum(sup.health.dropped for sup in self.supervisors.values())
+
     def set_stale_after(self, seconds: float) -> None:
         """A live edit of thresholds.stale_after_ms reaches every supervisor."""
         self._stale_s = seconds
