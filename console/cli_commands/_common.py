@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 
 from core.settings import Settings, SettingsError, load_settings, resolve_config_path
 
@@ -18,14 +19,40 @@ def add_engine_args(parser: argparse.ArgumentParser, live_help: str) -> None:
     parser.add_argument("--auto", action="store_true", help="auto-execute opportunities")
     parser.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
     parser.add_argument("--i-understand-live", action="store_true", help=live_help)
+    add_nats_arg(parser)
+
+
+def add_nats_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--nats",
+        metavar="URL",
+        help="books from collectors on this NATS server (feeds.source = nats), not local feeds",
+    )
 
 
 def settings_or_exit(args: argparse.Namespace) -> Settings | None:
-    """Load settings; on failure print every problem to stderr and return None."""
+    """Load settings (with `--nats URL` applied); on failure print every problem to stderr
+    and return None."""
     try:
-        return load_settings(resolve_config_path(getattr(args, "config", None)))
+        settings = load_settings(resolve_config_path(getattr(args, "config", None)))
+        nats_url = getattr(args, "nats", None)
+        if nats_url:
+            settings.feeds.source = "nats"
+            settings.bus.url = nats_url
+        return settings
     except SettingsError as exc:
         print(f"arbdesk: invalid settings in {exc.source}:", file=sys.stderr)
         for line in exc.problems:
             print(f"  {line}", file=sys.stderr)
         return None
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """An ISO-8601 time for --from / --to; without a zone it is UTC."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO-8601 time (e.g. 2026-12-07T14:00:00Z)") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

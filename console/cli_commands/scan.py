@@ -8,7 +8,7 @@ import json
 import sys
 from typing import TextIO
 
-from console.cli_commands._common import add_config_arg, settings_or_exit
+from console.cli_commands._common import add_config_arg, add_nats_arg, settings_or_exit
 from core.detect.liquidations import LiquidationOpportunity
 from core.detect.opportunity import Opportunity
 from core.events import FeedHealthChanged, FeedMessageDropped, OpportunityFound, VenueProblem
@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--json", action="store_true", help="one JSON object per opportunity per line"
     )
+    add_nats_arg(parser)
     parser.set_defaults(handler=handle)
 
 
