@@ -22,6 +22,9 @@ COMMAND_MODULES = (
     "history",
     "keys",
     "devnet",
+    "collect",
+    "record",
+    "replay",
 )
 
 
