@@ -56,3 +56,18 @@ def parse_time(text: str | None) -> datetime | None:
     except ValueError:
         raise ValueError(f"{text!r} is not an ISO-8601 time (e.g. 2026-12-07T14:00:00Z)") from None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def bus_unreachable(settings: Settings, command: str) -> bool:
+    """With feeds.source = "nats": say so on stderr (and return True) if the server cannot be
+    reached, before a console opens on books that would never come."""
+    if settings.feeds.source != "nats":
+        return False
+    import asyncio
+
+    from core.feeds.bus_nats import probe
+
+    problem = asyncio.run(probe(settings.bus.url))
+    if problem:
+        print(f"arbdesk {command}: {problem}", file=sys.stderr)
+    return bool(problem)

@@ -10,7 +10,12 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from console.cli_commands._common import add_config_arg, add_engine_args, settings_or_exit
+from console.cli_commands._common import (
+    add_config_arg,
+    add_engine_args,
+    bus_unreachable,
+    settings_or_exit,
+)
 from core.bus import Subscription
 from core.events import BookUpdated
 from core.serialize import event_to_dict
@@ -36,6 +41,8 @@ def handle(args: argparse.Namespace) -> int:
     setup_logging(settings)
     if args.auto:
         settings.execution.auto_execute = True
+    if bus_unreachable(settings, "run"):
+        return 1
     if args.headless:
         if settings.mode is Mode.LIVE and not args.i_understand_live:
             print(

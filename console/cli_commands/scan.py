@@ -8,7 +8,12 @@ import json
 import sys
 from typing import TextIO
 
-from console.cli_commands._common import add_config_arg, add_nats_arg, settings_or_exit
+from console.cli_commands._common import (
+    add_config_arg,
+    add_nats_arg,
+    bus_unreachable,
+    settings_or_exit,
+)
 from core.detect.liquidations import LiquidationOpportunity
 from core.detect.opportunity import Opportunity
 from core.events import FeedHealthChanged, FeedMessageDropped, OpportunityFound, VenueProblem
@@ -36,6 +41,8 @@ def handle(args: argparse.Namespace) -> int:
     if args.seconds <= 0:
         print("arbdesk scan: --seconds must be positive", file=sys.stderr)
         return 2
+    if bus_unreachable(settings, "scan"):
+        return 1
     from core.logsetup import setup_logging
 
     setup_logging(settings)

@@ -15,7 +15,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from console.cli_commands._common import add_config_arg, add_engine_args, settings_or_exit
+from console.cli_commands._common import (
+    add_config_arg,
+    add_engine_args,
+    bus_unreachable,
+    settings_or_exit,
+)
 from core.settings import Mode, Settings
 
 
@@ -47,6 +52,8 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     if args.auto:
         settings.execution.auto_execute = True
+    if bus_unreachable(settings, "serve"):
+        return 1
     service = settings.service
     port = (
         args.http_port

@@ -46,19 +46,35 @@ async def connect(url: str, name: str, *, connect_timeout_s: float = 5.0) -> Any
         logger.debug("NATS {}: {}", url, exc)
 
     try:
-        return await nats.connect(
-            url,
-            name=name,
-            connect_timeout=connect_timeout_s,
-            allow_reconnect=True,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.25,
-            disconnected_cb=disconnected,
-            reconnected_cb=reconnected,
-            error_cb=error,
+        # The client retries a first connection as it would a lost one: bound it.
+        return await asyncio.wait_for(
+            _connect(nats, url, name, connect_timeout_s, disconnected, reconnected, error),
+            connect_timeout_s * 2,
         )
     except Exception as exc:  # noqa: BLE001 - every failure to connect reads the same
         raise BusUnavailable(f"cannot reach NATS at {url}: {type(exc).__name__}: {exc}") from exc
+
+
+async def _connect(
+    nats: Any,
+    url: str,
+    name: str,
+    connect_timeout_s: float,
+    disconnected: Any,
+    reconnected: Any,
+    error: Any,
+) -> Any:
+    return await nats.connect(
+        url,
+        name=name,
+        connect_timeout=connect_timeout_s,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.25,
+        disconnected_cb=disconnected,
+        reconnected_cb=reconnected,
+        error_cb=error,
+    )
 
 
 @dataclass(frozen=True, slots=True)

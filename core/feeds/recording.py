@@ -86,7 +86,7 @@ class RecordingWriter:
 
 def read_header(path: Path) -> RecordingHeader:
     with _open(path) as file:
-        return _header(path, file.readline())
+        return _header(path, _first_line(path, file))
 
 
 def read_recording(
@@ -94,7 +94,7 @@ def read_recording(
 ) -> Iterator[StoredMessage]:
     """The messages stored in [start, end] (epoch seconds; None: open), in file order."""
     with _open(path) as file:
-        _header(path, file.readline())
+        _header(path, _first_line(path, file))
         number = 1
         try:
             for number, line in enumerate(file, start=2):  # noqa: B007 - reported below
@@ -116,6 +116,13 @@ def _open(path: Path) -> IO[str]:
         return gzip.open(path, "rt", encoding="utf-8")
     except OSError as exc:
         raise RecordingError(f"{path}: cannot open: {exc}") from exc
+
+
+def _first_line(path: Path, file: IO[str]) -> str:
+    try:
+        return file.readline()
+    except (OSError, EOFError, UnicodeDecodeError) as exc:  # not gzip, or not text
+        raise RecordingError(f"{path}: not an arbdesk recording (gzip JSON lines)") from exc
 
 
 def _header(path: Path, line: str) -> RecordingHeader:
