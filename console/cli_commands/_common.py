@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
 from datetime import UTC, datetime
 
@@ -63,11 +65,21 @@ def bus_unreachable(settings: Settings, command: str) -> bool:
     reached, before a console opens on books that would never come."""
     if settings.feeds.source != "nats":
         return False
-    import asyncio
-
     from core.feeds.bus_nats import probe
 
     problem = asyncio.run(probe(settings.bus.url))
     if problem:
         print(f"arbdesk {command}: {problem}", file=sys.stderr)
     return bool(problem)
+
+
+def stop_event(seconds: float | None) -> asyncio.Event:
+    """Set on SIGINT, SIGTERM or SIGHUP (an SSH session dropping), or after `seconds`: how
+    every long-running command learns to stop the orderly way. Call inside the loop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    if seconds is not None:
+        loop.call_later(seconds, stop.set)
+    return stop

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 
-from console.cli_commands._common import add_config_arg, settings_or_exit
+from console.cli_commands._common import add_config_arg, settings_or_exit, stop_event
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,12 +48,7 @@ async def collect(plan: object, url: str, seconds: float | None) -> int:
     from core.feeds.collect import CollectPlan, run_collector
 
     assert isinstance(plan, CollectPlan)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(sig, stop.set)
-    if seconds is not None:
-        loop.call_later(seconds, stop.set)
+    stop = stop_event(seconds)
 
     def ready(line: str) -> None:
         print(f"arbdesk {line}", flush=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from pathlib import Path
 
-from console.cli_commands._common import add_config_arg, parse_time, settings_or_exit
+from console.cli_commands._common import add_config_arg, parse_time, settings_or_exit, stop_event
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,12 +64,7 @@ async def _record(plan: object, path: Path, seconds: float | None) -> int:
     from core.feeds.recorder import record_feeds
 
     assert isinstance(plan, CollectPlan)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(sig, stop.set)
-    if seconds is not None:
-        loop.call_later(seconds, stop.set)
+    stop = stop_event(seconds)
     _stats, count = await record_feeds(
         plan, path, stop=stop, on_ready=lambda line: print(f"arbdesk record: {line}", flush=True)
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -15,6 +14,7 @@ from console.cli_commands._common import (
     add_engine_args,
     bus_unreachable,
     settings_or_exit,
+    stop_event,
 )
 from core.bus import Subscription
 from core.events import BookUpdated
@@ -69,12 +69,7 @@ async def run_headless(settings: Settings, seconds: float | None, out: TextIO) -
     from core.engine.engine import Engine
 
     engine = Engine(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(sig, stop.set)
-    if seconds is not None:
-        loop.call_later(seconds, stop.set)
+    stop = stop_event(seconds)
     # Book updates are too many for a line each; everything else is printed.
     sub = engine.bus.subscribe()
     await engine.start()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -20,6 +19,7 @@ from console.cli_commands._common import (
     add_engine_args,
     bus_unreachable,
     settings_or_exit,
+    stop_event,
 )
 from core.settings import Mode, Settings
 
@@ -87,12 +87,7 @@ async def serve(
     except (AlreadyServing, PermissionError) as exc:
         print(f"arbdesk serve: {exc}", file=sys.stderr)
         return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(sig, stop.set)
-    if seconds is not None:
-        loop.call_later(seconds, stop.set)
+    stop = stop_event(seconds)
     _say(
         out,
         f"arbdesk serve: engine door on unix:{path} (pid {server.pid}); "

@@ -220,6 +220,8 @@ class Engine:
                 self._on_listed(configured.name, list(configured.symbols))
             await feeds.start()  # NATS unreachable: BusUnavailable, with the reason
             self.sim_market = feeds.sim_market
+            if isinstance(feeds, NatsBooks):
+                self._message("INFO", f"books from collectors on {feeds.url} (NATS JetStream)")
         self.exchanges = feeds.exchanges
         for venue, symbols in self._listed.items():  # venues whose markets came in first
             self.cycles.set_listed(venue, symbols)
