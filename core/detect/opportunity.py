@@ -19,32 +19,6 @@ def new_opportunity_id() -> str:
     return f"{_RUN_PREFIX}-{next(_counter):x}"
 
 
-class MessageIds:
-    """Ids tied to the bus message being handled: `<tag>-<message seq>.<n>`.
-
-    An engine that builds its books from a recorded stream (core.feeds.bus_books) finds each
-    opportunity while applying one message; naming it after that message makes a replay of
-    the stream give the same ids as the live run that recorded it. `tag` names the stream, so
-    two streams' ids never collide in one journal.
-    """
-
-    __slots__ = ("tag", "seq", "n")
-
-    def __init__(self, tag: str) -> None:
-        self.tag = tag
-        self.seq = 0
-        self.n = 0
-
-    def at(self, seq: int) -> None:
-        """The message with stream sequence `seq` is being handled from now on."""
-        self.seq = seq
-        self.n = 0
-
-    def __call__(self) -> str:
-        self.n += 1
-        return f"{self.tag}-{self.seq:x}.{self.n}"
-
-
 @dataclass(frozen=True, slots=True)
 class Opportunity:
     """Buy `size` on `buy_venue` (walking its asks) and sell it on `sell_venue` (into its bids).

@@ -27,7 +27,7 @@ from core.bus import EventBus
 from core.deploy.devnet import Devnet
 from core.detect.cycle_scan import BookCycleDetector, CycleOpportunity
 from core.detect.liquidations import LiquidationOpportunity
-from core.detect.opportunity import MessageIds, Opportunity, new_opportunity_id
+from core.detect.opportunity import Opportunity, new_opportunity_id
 from core.detect.spread import SpreadDetector
 from core.detect.top_of_book import SpreadRow, spread_rows
 from core.engine.lending import LendingService, WatchlistRow
@@ -49,7 +49,7 @@ from core.execute.liquidation_gate import liquidate_gated, liquidations_tradeabl
 from core.execute.paper import PaperExchange
 from core.execute.reconcile import reconcile
 from core.execute.trades import Submission, TradeView
-from core.feeds.bus_books import BusBooks, MarketClock, NatsBooks
+from core.feeds.bus_books import BusBooks, MarketClock, MessageIds, NatsBooks
 from core.feeds.feedset import FeedSet
 from core.feeds.sim import SimMarket
 from core.journal import Journal

@@ -4,7 +4,7 @@ from collectors' messages instead of feeds run in this process.
 `BusBooks` applies stored messages one by one, whoever delivers them: `NatsBooks` follows the
 JetStream stream live; core.replay feeds a recorded window. Each message moves the market
 clock (its receive or heartbeat time) and names the opportunities found while it is applied
-(core.detect.opportunity.MessageIds), so detection is a function of the message sequence
+(MessageIds), so detection is a function of the message sequence
 alone: a replay of a window finds what the live run found, with the same ids.
 
 Order venues: the engine still needs exchange objects for precision and orders. ccxt venues
@@ -24,7 +24,6 @@ from typing import Any
 from loguru import logger
 
 from core.book import OrderBook
-from core.detect.opportunity import MessageIds
 from core.events import FeedState
 from core.feeds.bus import BusFeed, snapshot_subject
 from core.feeds.bus_nats import connect, ensure_stream, follow
@@ -35,6 +34,32 @@ from core.settings import Settings, VenueKind
 
 FeedStatusRow = tuple[FeedState, str, float]
 """(state, reason, last receive time) of one venue × symbol."""
+
+
+class MessageIds:
+    """Ids tied to the bus message being handled: `<tag>-<message seq>.<n>`.
+
+    An engine that builds its books from the stream (BusBooks below) finds each
+    opportunity while applying one message; naming it after that message makes a replay of
+    the stream give the same ids as the live run that recorded it. `tag` names the stream, so
+    two streams' ids never collide in one journal.
+    """
+
+    __slots__ = ("tag", "seq", "n")
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.seq = 0
+        self.n = 0
+
+    def at(self, seq: int) -> None:
+        """The message with stream sequence `seq` is being handled from now on."""
+        self.seq = seq
+        self.n = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return f"{self.tag}-{self.seq:x}.{self.n}"
 
 
 class MarketClock:
