@@ -37,7 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -57,7 +57,7 @@ from core.feeds.book_wire import (  # noqa: E402
 from core.feeds.bus_nats import StoredMessage  # noqa: E402
 from core.feeds.recording import RecordingWriter, read_header, read_recording  # noqa: E402
 from core.feeds.sim import SimMarket  # noqa: E402
-from core.feeds.sim.depth import SimBook  # noqa: E402
+from core.feeds.sim.exchange import _book_dict as sim_book_dict  # noqa: E402 - the venue's own
 from core.settings import Settings, VenueKind  # noqa: E402
 
 if TYPE_CHECKING:
@@ -68,17 +68,6 @@ TARGET_NAME = "replay: one hour of sim market, speed-up over real time"
 
 
 # -- 1. the recording ----------------------------------------------------------------------
-
-
-def _ccxt_book(book: SimBook) -> dict[str, Any]:
-    """What SimExchange.watch_order_book returns for `book` (core.feeds.sim.exchange)."""
-    return {
-        "symbol": book.symbol,
-        "bids": [[p, s] for p, s in book.bids],
-        "asks": [[p, s] for p, s in book.asks],
-        "timestamp": book.timestamp,
-        "nonce": book.nonce,
-    }
 
 
 def generate(settings: Settings, path: Path, minutes: float) -> dict[str, float]:
@@ -110,7 +99,7 @@ def generate(settings: Settings, path: Path, minutes: float) -> dict[str, float]
         def publish_books() -> None:
             nonlocal unchanged
             for key, book, publisher, subject in streams:
-                raw = _ccxt_book(market.book(*key))
+                raw = sim_book_dict(market.book(*key), None)
                 at = market.now_ms / 1000.0  # received now, in market time
                 # FeedSupervisor._on_book: top `depth` of each side, the venue's nonce
                 book.apply_snapshot(

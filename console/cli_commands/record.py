@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from console.cli_commands._common import add_config_arg, parse_time, settings_or_exit, stop_event
@@ -72,14 +73,12 @@ async def _record(plan: object, path: Path, seconds: float | None) -> int:
     return 0
 
 
-async def _copy(url: str, stream: str, path: Path, start: object, end: object) -> int:
-    from datetime import datetime
-
+async def _copy(
+    url: str, stream: str, path: Path, start: datetime | None, end: datetime | None
+) -> int:
     from core.feeds.bus_nats import BusUnavailable
     from core.feeds.recorder import copy_stream
 
-    assert start is None or isinstance(start, datetime)
-    assert end is None or isinstance(end, datetime)
     try:
         count = await copy_stream(url, stream, path, start=start, end=end)
     except BusUnavailable as exc:

@@ -167,8 +167,9 @@ class BusBooks:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for name, exchange in self.exchanges.items():
-            if self.settings.venues and _kind(self.settings, name) is VenueKind.CCXT:
+        for venue in self.settings.venues:  # a sim venue's exchange has nothing to close
+            exchange = self.exchanges.get(venue.name)
+            if exchange is not None and venue.kind is VenueKind.CCXT:
                 with contextlib.suppress(Exception):
                     await exchange.close()
 
@@ -237,7 +238,3 @@ class NatsBooks(BusBooks):
 
 async def _no_snapshot(venue: str, symbol: str) -> None:
     """A replay cannot ask: a gap waits for the collector's next periodic snapshot."""
-
-
-def _kind(settings: Settings, name: str) -> VenueKind | None:
-    return next((v.kind for v in settings.venues if v.name == name), None)

@@ -226,7 +226,7 @@ async def read_window(
         await sub.unsubscribe()
 
 
-async def publisher(nc: Any) -> Callable[[str, bytes], Awaitable[None]]:
+def publisher(nc: Any) -> Callable[[str, bytes], Awaitable[None]]:
     """The collector's send: a plain publish to the stream's subjects (JetStream stores it;
     no per-message acknowledgement to wait for, which caps a publisher near 10k/s). Losses
     still show: each book stream carries its own sequence, and a gap asks for a snapshot."""

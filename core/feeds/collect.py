@@ -98,7 +98,7 @@ async def run_collector(
     try:
         if nc is not None:
             window = await ensure_stream(nc.jetstream(), settings.bus)
-            sink, where = await publisher(nc), f"{url} (stream {window.name})"
+            sink, where = publisher(nc), f"{url} (stream {window.name})"
         else:
             where = "a recording"
         assert sink is not None, "run_collector needs a NATS url or a sink"
