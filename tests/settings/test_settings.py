@@ -337,3 +337,17 @@ def test_bad_cycle_start_currencies_are_refused(tmp_path: Path, currencies: str)
 def test_cycle_start_currencies_are_upper_cased(tmp_path: Path) -> None:
     path = write(tmp_path, '[cycles]\nstart_currencies = [" usdt", "eth"]\n')
     assert load_settings(path).cycles.start_currencies == ["USDT", "ETH"]
+
+
+def test_bad_bus_settings_are_refused_with_their_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, '[feeds]\nsource = "kafka"\n\n[bus]\nstream = "has.dots"\n')
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    text = "\n".join(info.value.problems)
+    assert "feeds.source = 'kafka'" in text
+    assert "bus.stream = 'has.dots'" in text
+    # A timeout no longer than the beat would call every collector silent between beats.
+    path = write(tmp_path, "[bus]\nheartbeat_s = 2.0\nheartbeat_timeout_s = 1.0\n", "b.toml")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert "heartbeat_timeout_s must be longer than heartbeat_s" in "\n".join(info.value.problems)
